@@ -1,0 +1,1 @@
+//! Step-wise translation from each spec version to the internal model.

@@ -1,0 +1,1 @@
+//! Validation rules (errors and warnings), per spec version.

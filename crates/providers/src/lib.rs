@@ -1,0 +1,1 @@
+//! Where the user config comes from.

@@ -1,0 +1,132 @@
+//! Timed operation records.
+//!
+//! Every stage runs its work as named operations through a [`Recorder`]: each one is logged as
+//! Ignition logs it (`[started]  X`, `[finished] X`, `[failed]   X: err`, with an `op(N)` prefix)
+//! and kept as an [`Operation`] so the engine can write Kindling's machine-readable report.
+
+use serde::Serialize;
+use std::fmt::Display;
+use std::time::{Duration, Instant};
+
+/// How one operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "outcome", content = "error")]
+pub enum Outcome {
+    Ok,
+    Failed(String),
+}
+
+/// One finished operation of one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    pub stage: String,
+    /// Sequence number within the stage, as in Ignition's `op(N)` prefixes (hex).
+    pub id: String,
+    pub name: String,
+    /// JSON path in the config that asked for it (`$.storage.files.3`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
+    #[serde(serialize_with = "as_millis")]
+    pub duration_ms: Duration,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// Runs and records the operations of one stage.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    stage: String,
+    prefix: Vec<String>,
+    next: usize,
+    operations: Vec<Operation>,
+}
+
+impl Recorder {
+    pub fn new(stage: &str) -> Self {
+        Recorder {
+            stage: stage.to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
+    /// Run `f` as the operation `name`, logging its start and end and keeping its record.
+    /// Operations may nest: an inner operation's log prefix includes the outer one's id.
+    pub fn op<T, E: Display>(
+        &mut self,
+        name: impl Into<String>,
+        config_path: Option<&str>,
+        f: impl FnOnce(&mut Recorder) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let name = name.into();
+        let id = format!("{:x}", self.next);
+        self.next += 1;
+        self.prefix.push(format!("op({id})"));
+        let prefix = self.prefix.join(": ");
+        log::info!("{prefix}: [started]  {name}");
+        let started = Instant::now();
+        let result = f(self);
+        let duration = started.elapsed();
+        let outcome = match &result {
+            Ok(_) => {
+                log::info!("{prefix}: [finished] {name}");
+                Outcome::Ok
+            }
+            Err(e) => {
+                log::error!("{prefix}: [failed]   {name}: {e}");
+                Outcome::Failed(e.to_string())
+            }
+        };
+        self.prefix.pop();
+        self.operations.push(Operation {
+            stage: self.stage.clone(),
+            id,
+            name,
+            config_path: config_path.map(str::to_string),
+            duration_ms: duration,
+            outcome,
+        });
+        result
+    }
+
+    /// The records so far, in the order the operations finished.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.operations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_nested_operations_with_outcomes() {
+        let mut rec = Recorder::new("files");
+        let r: Result<(), String> = rec.op("outer", Some("$.storage.files.0"), |rec| {
+            rec.op("inner", None, |_| Ok::<_, String>(()))?;
+            Err("boom".to_string())
+        });
+        assert_eq!(r, Err("boom".to_string()));
+        let ops = rec.operations();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].name, "inner");
+        assert_eq!(ops[0].outcome, Outcome::Ok);
+        assert_eq!(ops[1].name, "outer");
+        assert_eq!(ops[1].outcome, Outcome::Failed("boom".into()));
+        assert_eq!(ops[1].config_path.as_deref(), Some("$.storage.files.0"));
+        let json = serde_json::to_value(&ops[1]).unwrap();
+        assert_eq!(json["outcome"], "failed");
+        assert_eq!(json["error"], "boom");
+    }
+}
