@@ -1,0 +1,300 @@
+//! One HTTP(S) attempt through ureq: proxy choice, TLS roots, timeouts, and redirects followed
+//! here (not by ureq) so that headers are dropped on every redirected request as upstream does.
+
+use crate::ErrorKind;
+use crate::proxy::ProxySettings;
+use crate::retry::Deadline;
+use rustls_pki_types::CertificateDer;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::config::AutoHeaderValue;
+use ureq::http::{self, Uri};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::{Agent, Body, Proxy};
+
+/// Go's client gives up after this many redirects (`stopped after 10 redirects`).
+const MAX_REDIRECTS: usize = 10;
+/// Fixed like upstream's dialer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One ureq agent per route (direct, via the http proxy, via the https proxy), all sharing
+/// the same trust anchors.
+#[derive(Debug, Clone)]
+pub(crate) struct Agents {
+    direct: Agent,
+    via_http_proxy: Option<Agent>,
+    via_https_proxy: Option<Agent>,
+    proxy: ProxySettings,
+}
+
+impl Agents {
+    /// Agents for `proxy`; fails if a proxy URL does not parse.
+    pub fn new(roots: &[CertificateDer<'static>], proxy: &ProxySettings) -> Result<Self, String> {
+        let tls = tls_config(roots);
+        let via = |url: &Option<String>| -> Result<Option<Agent>, String> {
+            match url.as_deref().filter(|p| !p.is_empty()) {
+                None => Ok(None),
+                Some(url) => {
+                    let proxy = Proxy::new(url).map_err(|e| format!("proxy {url:?}: {e}"))?;
+                    Ok(Some(agent(&tls, Some(proxy))))
+                }
+            }
+        };
+        Ok(Agents {
+            direct: agent(&tls, None),
+            via_http_proxy: via(&proxy.http)?,
+            via_https_proxy: via(&proxy.https)?,
+            proxy: proxy.clone(),
+        })
+    }
+
+    /// Agents without any proxy.
+    pub fn direct(roots: &[CertificateDer<'static>]) -> Self {
+        Agents {
+            direct: agent(&tls_config(roots), None),
+            via_http_proxy: None,
+            via_https_proxy: None,
+            proxy: ProxySettings::default(),
+        }
+    }
+
+    fn route(&self, uri: &Uri) -> &Agent {
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let host = uri.host().unwrap_or("");
+        let proxied = self.proxy.proxy_for(https, host, port).is_some();
+        let via = if https {
+            &self.via_https_proxy
+        } else {
+            &self.via_http_proxy
+        };
+        match via {
+            Some(agent) if proxied => agent,
+            _ => &self.direct,
+        }
+    }
+}
+
+fn tls_config(roots: &[CertificateDer<'static>]) -> TlsConfig {
+    let roots: Vec<Certificate<'static>> = roots
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    TlsConfig::builder()
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build()
+}
+
+/// An agent that leaves statuses, redirects and default headers to the fetcher.
+fn agent(tls: &TlsConfig, proxy: Option<Proxy>) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(AutoHeaderValue::None)
+        .accept(AutoHeaderValue::None)
+        .accept_encoding(AutoHeaderValue::None)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .tls_config(tls.clone())
+        .proxy(proxy)
+        .build()
+        .new_agent()
+}
+
+/// A request as the fetcher sends it: the first hop carries `headers` and `body`.
+pub(crate) struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: Option<&'a [u8]>,
+}
+
+/// Why one attempt failed before a usable response arrived.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Worth another attempt (transport trouble), or final (bad URL, redirect loop).
+    pub retry: bool,
+}
+
+impl AttemptError {
+    fn fatal(kind: ErrorKind, message: String) -> Self {
+        AttemptError {
+            kind,
+            message,
+            retry: false,
+        }
+    }
+}
+
+pub(crate) fn parse_uri(url: &str) -> Result<Uri, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("unable to parse url: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(uri),
+        _ => Err("unable to parse url: expected http(s)://host/…".to_string()),
+    }
+}
+
+/// Send `request`, following redirects with no headers on the redirected requests.
+pub(crate) fn send(
+    agents: &Agents,
+    request: &Request<'_>,
+    response_headers: Option<Duration>,
+    deadline: &Deadline,
+) -> Result<http::Response<Body>, AttemptError> {
+    let mut url = request.url.to_string();
+    let mut method = request.method.to_string();
+    let mut headers = request.headers;
+    let mut body = request.body;
+    for _ in 0..=MAX_REDIRECTS {
+        let uri = parse_uri(&url).map_err(|e| AttemptError::fatal(ErrorKind::InvalidUrl, e))?;
+        let agent = agents.route(&uri);
+        let mut builder = http::Request::builder().method(method.as_str()).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let result = match body {
+            Some(bytes) => builder
+                .body(bytes)
+                .map_err(|e| invalid_request(&e))
+                .and_then(|r| run(agent, r, response_headers, deadline)),
+            None => builder
+                .body(())
+                .map_err(|e| invalid_request(&e))
+                .and_then(|r| run(agent, r, response_headers, deadline)),
+        };
+        let response = result?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        match (status, location) {
+            (301 | 302 | 303 | 307 | 308, Some(location)) => {
+                url = resolve(&url, location);
+                if status <= 303 && method != "GET" && method != "HEAD" {
+                    method = "GET".to_string();
+                    body = None;
+                }
+                // Upstream clears every header on redirect, user headers and defaults alike.
+                headers = &[];
+            }
+            _ => return Ok(response),
+        }
+    }
+    Err(AttemptError::fatal(
+        ErrorKind::Protocol,
+        format!("stopped after {MAX_REDIRECTS} redirects"),
+    ))
+}
+
+fn run<S: ureq::AsSendBody>(
+    agent: &Agent,
+    request: http::Request<S>,
+    response_headers: Option<Duration>,
+    deadline: &Deadline,
+) -> Result<http::Response<Body>, AttemptError> {
+    let request = agent
+        .configure_request(request)
+        .timeout_recv_response(response_headers)
+        .timeout_global(deadline.remaining())
+        .build();
+    agent.run(request).map_err(classify)
+}
+
+fn invalid_request(e: &http::Error) -> AttemptError {
+    AttemptError::fatal(ErrorKind::InvalidResource, format!("invalid request: {e}"))
+}
+
+/// Turn ureq's error into a kind and a message that says which layer failed.
+fn classify(e: ureq::Error) -> AttemptError {
+    let (kind, message) = match &e {
+        ureq::Error::HostNotFound => (ErrorKind::Dns, "DNS: host not found".to_string()),
+        ureq::Error::Timeout(what) => (ErrorKind::Timeout, format!("timed out ({what})")),
+        ureq::Error::ConnectionFailed => (ErrorKind::Connect, "connect: failed".to_string()),
+        ureq::Error::Io(io) => io_error(io),
+        ureq::Error::Tls(why) => (ErrorKind::Tls, format!("TLS: {why}")),
+        ureq::Error::Rustls(why) => (ErrorKind::Tls, format!("TLS: {why}")),
+        ureq::Error::ConnectProxyFailed(why) => (
+            ErrorKind::Connect,
+            format!("proxy refused the tunnel: {why}"),
+        ),
+        ureq::Error::Protocol(why) => (ErrorKind::Protocol, format!("HTTP protocol: {why}")),
+        ureq::Error::BadUri(why) => {
+            return AttemptError::fatal(
+                ErrorKind::InvalidUrl,
+                format!("unable to parse url: {why}"),
+            );
+        }
+        ureq::Error::InvalidProxyUrl => {
+            return AttemptError::fatal(ErrorKind::InvalidResource, "invalid proxy URL".into());
+        }
+        other => (ErrorKind::Protocol, other.to_string()),
+    };
+    AttemptError {
+        kind,
+        message,
+        retry: true,
+    }
+}
+
+/// I/O errors carry TLS failures (rustls reports them through the socket) and resets.
+pub(crate) fn io_error(io: &std::io::Error) -> (ErrorKind, String) {
+    if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return (ErrorKind::Tls, format!("TLS: {tls}"));
+    }
+    if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
+        return match inner {
+            ureq::Error::Timeout(what) => (ErrorKind::Timeout, format!("timed out ({what})")),
+            other => (ErrorKind::Connect, format!("reading the response: {other}")),
+        };
+    }
+    use std::io::ErrorKind as Io;
+    let layer = match io.kind() {
+        Io::ConnectionRefused => "connect: connection refused".to_string(),
+        Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => {
+            format!("connection reset: {io}")
+        }
+        Io::UnexpectedEof => format!("connection closed early: {io}"),
+        Io::TimedOut | Io::WouldBlock => return (ErrorKind::Timeout, format!("timed out: {io}")),
+        _ => format!("connection: {io}"),
+    };
+    (ErrorKind::Connect, layer)
+}
+
+/// Resolve a `Location` header against the URL that answered with it.
+fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(authority_relative) = location.strip_prefix("//") {
+        return format!("{scheme}://{authority_relative}");
+    }
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = rest[authority_end..].split(['?', '#']).next().unwrap_or("");
+    let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+    format!("{scheme}://{authority}{dir}{location}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_base() {
+        let base = "http://h:1/a/b?q=1";
+        assert_eq!(resolve(base, "https://x/y"), "https://x/y");
+        assert_eq!(resolve(base, "//x/y"), "http://x/y");
+        assert_eq!(resolve(base, "/c"), "http://h:1/c");
+        assert_eq!(resolve(base, "c"), "http://h:1/a/c");
+        assert_eq!(resolve("http://h", "c"), "http://h/c");
+    }
+}
