@@ -4,20 +4,21 @@
 //! Ignition logs it (`[started]  X`, `[finished] X`, `[failed]   X: err`, with an `op(N)` prefix)
 //! and kept as an [`Operation`] so the engine can write Kindling's machine-readable report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
 /// How one operation ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "outcome", content = "error")]
 pub enum Outcome {
     Ok,
     Failed(String),
 }
 
-/// One finished operation of one stage.
-#[derive(Debug, Clone, Serialize)]
+/// One finished operation of one stage. Deserializable so the engine can keep a boot's
+/// records across stages (one process per stage).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Operation {
     pub stage: String,
     /// Sequence number within the stage, as in Ignition's `op(N)` prefixes (hex).
@@ -26,7 +27,7 @@ pub struct Operation {
     /// JSON path in the config that asked for it (`$.storage.files.3`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_path: Option<String>,
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", deserialize_with = "from_millis")]
     pub duration_ms: Duration,
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -34,6 +35,11 @@ pub struct Operation {
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+fn from_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let ms = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
 }
 
 /// Runs and records the operations of one stage.
@@ -70,17 +76,28 @@ impl Recorder {
         self.next += 1;
         self.prefix.push(format!("op({id})"));
         let prefix = self.prefix.join(": ");
-        log::info!("{prefix}: [started]  {name}");
+        let path = config_path.unwrap_or("");
+        log::info!(operation = name.as_str(), config_path = path; "{prefix}: [started]  {name}");
         let started = Instant::now();
         let result = f(self);
         let duration = started.elapsed();
+        // Structured fields for the journal (KINDLING_OPERATION, KINDLING_DURATION_MS, …).
+        let ms = duration.as_secs_f64() * 1000.0;
         let outcome = match &result {
             Ok(_) => {
-                log::info!("{prefix}: [finished] {name}");
+                log::info!(
+                    operation = name.as_str(), config_path = path,
+                    duration_ms = ms, outcome = "ok";
+                    "{prefix}: [finished] {name}"
+                );
                 Outcome::Ok
             }
             Err(e) => {
-                log::error!("{prefix}: [failed]   {name}: {e}");
+                log::error!(
+                    operation = name.as_str(), config_path = path,
+                    duration_ms = ms, outcome = "failed";
+                    "{prefix}: [failed]   {name}: {e}"
+                );
                 Outcome::Failed(e.to_string())
             }
         };
@@ -128,5 +145,10 @@ mod tests {
         let json = serde_json::to_value(&ops[1]).unwrap();
         assert_eq!(json["outcome"], "failed");
         assert_eq!(json["error"], "boom");
+        let back: Operation = serde_json::from_value(json).unwrap();
+        assert_eq!(back.name, "outer");
+        assert_eq!(back.outcome, Outcome::Failed("boom".into()));
+        assert_eq!(back.config_path.as_deref(), Some("$.storage.files.0"));
+        assert!(back.duration_ms.abs_diff(ops[1].duration_ms) < Duration::from_micros(1));
     }
 }
