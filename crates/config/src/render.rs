@@ -63,20 +63,6 @@ pub enum RenderError {
     },
     /// Merging valid configs produced an invalid one.
     Invalid(Report),
-    /// The fetcher could not adopt the HTTP settings in force for a referenced config (for
-    /// example a certificate authority could not be fetched).
-    Settings {
-        source: String,
-        error: BoxError,
-    },
-    /// References nested deeper than [`MAX_DEPTH`].
-    TooDeep {
-        source: String,
-    },
-    /// More than [`MAX_REFERENCED`] referenced configs.
-    TooMany {
-        source: String,
-    },
 }
 
 impl fmt::Display for RenderError {
@@ -104,21 +90,6 @@ impl fmt::Display for RenderError {
                 }
                 f.write_str(" (a referenced config overrides a field its parent relies on)")
             }
-            RenderError::Settings { source, error } => write!(
-                f,
-                "adopting the timeouts, proxy and certificate authorities for referenced config \
-                 {source}: {error}"
-            ),
-            RenderError::TooDeep { source } => write!(
-                f,
-                "referenced config {source} is nested more than {MAX_DEPTH} levels deep; a config \
-                 probably references itself: break the ignition.config.merge/replace chain"
-            ),
-            RenderError::TooMany { source } => write!(
-                f,
-                "referenced config {source} is more than {MAX_REFERENCED} referenced configs in \
-                 all; a config probably merges itself: break the ignition.config.merge chain"
-            ),
         }
     }
 }
@@ -133,9 +104,7 @@ fn first_error(report: &Report) -> Option<&crate::Entry> {
 impl std::error::Error for RenderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RenderError::Fetch { error, .. } | RenderError::Settings { error, .. } => {
-                Some(error.as_ref())
-            }
+            RenderError::Fetch { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -203,10 +172,24 @@ impl Renderer<'_> {
             });
         }
         if depth > MAX_DEPTH {
-            return Err(RenderError::TooDeep { source });
+            let error = format!(
+                "nested more than {MAX_DEPTH} levels deep; a config probably references itself: \
+                 break the ignition.config.merge/replace chain"
+            );
+            return Err(RenderError::Fetch {
+                source,
+                error: error.into(),
+            });
         }
         if self.referenced.len() >= MAX_REFERENCED {
-            return Err(RenderError::TooMany { source });
+            let error = format!(
+                "more than {MAX_REFERENCED} referenced configs in all; a config probably merges \
+                 itself: break the ignition.config.merge chain"
+            );
+            return Err(RenderError::Fetch {
+                source,
+                error: error.into(),
+            });
         }
         let bytes = self
             .fetcher
@@ -228,10 +211,13 @@ impl Renderer<'_> {
         }
     }
 
+    /// A failure to adopt the settings (say, a certificate authority that cannot be fetched) is
+    /// a failure to fetch the reference; the fetcher's error is kept as it is, so that callers
+    /// can still tell "needs the network" apart.
     fn adopt(&mut self, ignition: &Ignition, reference: &Resource) -> Result<(), RenderError> {
         self.fetcher
             .adopt(ignition)
-            .map_err(|error| RenderError::Settings {
+            .map_err(|error| RenderError::Fetch {
                 source: redact(reference.source.as_deref().unwrap_or_default()),
                 error,
             })
