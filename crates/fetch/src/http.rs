@@ -166,7 +166,19 @@ pub(crate) fn send(
                 .map_err(|e| invalid_request(&e))
                 .and_then(|r| run(agent, r, response_headers, deadline)),
         };
-        let response = result?;
+        let response = result.map_err(|mut e| {
+            if e.kind == ErrorKind::Tls {
+                let host = uri_authority(&url);
+                e.message = match e.message.strip_prefix("TLS: invalid peer certificate: ") {
+                    Some(why) => format!(
+                        "TLS: the certificate presented by {host} was rejected: {why} \
+                         (is its CA in ignition.security.tls.certificateAuthorities?)"
+                    ),
+                    None => format!("TLS with {host}: {}", e.message.trim_start_matches("TLS: ")),
+                };
+            }
+            e
+        })?;
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -203,6 +215,14 @@ fn run<S: ureq::AsSendBody>(
         .timeout_global(deadline.remaining())
         .build();
     agent.run(request).map_err(classify)
+}
+
+fn uri_authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 fn invalid_request(e: &http::Error) -> AttemptError {

@@ -12,6 +12,7 @@
 use kindling_config::model::{Ignition, Resource};
 use rustls_pki_types::CertificateDer;
 use std::io::{Seek, Write};
+use std::path::Path;
 use std::time::Duration;
 
 mod config_fetcher;
@@ -309,6 +310,44 @@ impl Fetcher {
             FetchError::new(ErrorKind::Write, url, format!("syncing the content: {e}"))
         })?;
         Ok(n)
+    }
+
+    /// Fetch a resource to `dest` the safe way: into a temporary file next to it, fsynced,
+    /// renamed over `dest` only once the hash matched. On error nothing is left behind.
+    pub fn fetch_to_path(&self, resource: &Resource, dest: &Path) -> Result<u64, FetchError> {
+        let url = resource.source.as_deref().unwrap_or("");
+        let write_err = |what: &str, e: std::io::Error| {
+            FetchError::new(
+                ErrorKind::Write,
+                url,
+                format!("{what} {}: {e}", dest.display()),
+            )
+        };
+        let dir = match dest.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp = dir.join(format!(
+            ".{}.kindling-{}",
+            name.unwrap_or_default(),
+            std::process::id()
+        ));
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| write_err("creating a temporary file for", e))
+            .and_then(|mut file| self.fetch_into(resource, &mut file))
+            .and_then(|n| {
+                std::fs::rename(&temp, dest)
+                    .map(|()| n)
+                    .map_err(|e| write_err("renaming into", e))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
     }
 
     fn fetch_to(&self, resource: &Resource, sink: &mut dyn Sink) -> Result<u64, FetchError> {
