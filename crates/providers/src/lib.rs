@@ -1,1 +1,79 @@
 //! Where the user config comes from.
+//!
+//! The engine asks, in order, the kernel command line ([`cmdline`]), the system config
+//! directories ([`system`]) and the platform named by `--platform`; the first source that has
+//! something wins. Every platform is a [`Provider`] in [`PLATFORMS`]: adding one is a module and
+//! a line there, the engine does not change.
+
+pub mod cmdline;
+mod error;
+pub mod file;
+mod host;
+pub mod metal;
+pub mod qemu;
+pub mod system;
+
+pub use error::ProviderError;
+pub use host::Host;
+
+use kindling_fetch::Fetcher;
+
+/// What a source answered: `None` when it has no config (the next source is asked), otherwise
+/// the raw config bytes. Zero bytes mean "an empty config": the boot goes on without one.
+pub type Fetched = Option<Vec<u8>>;
+
+/// One platform (`--platform=<id>`).
+pub trait Provider: Sync {
+    /// The platform id, as on the command line and in `ignition.platform.id`.
+    fn id(&self) -> &'static str;
+
+    /// Runs in every stage before the config is acquired, to configure the fetcher for the
+    /// platform (credentials, region hints). Most platforms need nothing.
+    fn init(&self, _fetcher: &mut Fetcher, _host: &Host) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// Fetch the user config the platform holds for this machine.
+    fn fetch(&self, fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError>;
+
+    /// Told how each stage ended, for platforms that report provisioning status; errors are
+    /// only logged by the engine.
+    fn status(
+        &self,
+        _stage: &str,
+        _fetcher: &Fetcher,
+        _error: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+/// Every platform this build supports, by id.
+pub static PLATFORMS: &[&dyn Provider] = &[&file::File, &metal::Metal, &qemu::Qemu];
+
+/// The platform with this id.
+pub fn get(id: &str) -> Option<&'static dyn Provider> {
+    PLATFORMS.iter().copied().find(|p| p.id() == id)
+}
+
+/// The supported platform ids, for usage and error messages.
+pub fn ids() -> Vec<&'static str> {
+    PLATFORMS.iter().map(|p| p.id()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_finds_each_platform_by_its_id() {
+        for id in ["file", "metal", "qemu"] {
+            assert_eq!(get(id).map(|p| p.id()), Some(id));
+        }
+        assert!(get("aws").is_none());
+        assert!(get("").is_none());
+        let mut ids = ids();
+        ids.dedup();
+        assert_eq!(ids.len(), PLATFORMS.len(), "platform ids must be unique");
+    }
+}

@@ -1,0 +1,45 @@
+//! The files stage: the files crate writes the target root, then the result file
+//! (`/etc/.ignition-result.json`) and Kindling's report of the whole boot
+//! (`/var/log/kindling/report.json`).
+
+use super::flags::Flags;
+use super::{Context, Env, StageError, ops};
+use kindling_config::Config;
+use kindling_files::result::{Provisioning, rfc3339_utc, write_result_file};
+use kindling_files::{AuthorizedKeys, Options, report::write_report};
+use std::time::SystemTime;
+
+pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Result<(), StageError> {
+    let options = Options {
+        root: ctx.root.to_path_buf(),
+        notated_directories: ctx.state.notated_directories.clone(),
+        authorized_keys: authorized_keys(),
+        ..Options::default()
+    };
+    kindling_files::run(config, ctx.fetcher, &options, ctx.recorder)
+        .map_err(|e| StageError::new(e.message))?;
+
+    let boot_id = std::fs::read_to_string(&env.boot_id)
+        .map_err(|e| StageError::new(format!("reading boot ID {}: {e}", env.boot_id.display())))?;
+    let provisioning = Provisioning {
+        boot_id: boot_id.trim().to_string(),
+        date: rfc3339_utc(SystemTime::now()),
+        user_config_provided: ctx.state.fetched_configs.iter().any(|c| c.kind == "user"),
+    };
+    write_result_file(&options, &provisioning, ctx.recorder)
+        .map_err(|e| StageError::new(format!("creating result file: {e}")))?;
+
+    let mut operations = ops::load(&flags.state_file)
+        .map_err(|e| StageError::new(format!("reading earlier stages' operations: {e}")))?;
+    operations.extend(ctx.recorder.operations().iter().cloned());
+    write_report(&options, &operations)
+        .map_err(|e| StageError::new(format!("writing the report: {e}")))
+}
+
+/// `IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT=false` writes `~/.ssh/authorized_keys` itself.
+fn authorized_keys() -> AuthorizedKeys {
+    match std::env::var("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT").as_deref() {
+        Ok("false" | "0" | "f" | "F" | "FALSE" | "False") => AuthorizedKeys::File,
+        _ => AuthorizedKeys::Fragment,
+    }
+}
