@@ -289,8 +289,7 @@ fn fix_notated_dirs(root: &Root, user: &User, notated: &[String]) -> Result<(), 
 
 /// An existing directory below the home, or a new one owned by the user, 0700. Symlinks below
 /// the home are refused: the user could point them anywhere in the root.
-fn user_subdir(parent: &Dir, name: &str, user: &User) -> Result<Dir, String> {
-    let name = OsStr::new(name);
+fn user_subdir(parent: &Dir, name: &OsStr, user: &User) -> Result<Dir, String> {
     let path = parent.child(name);
     match parent
         .lstat(name)
@@ -328,13 +327,22 @@ fn write_keys(
     let home = root
         .resolve(&user.home.join(".ssh"))
         .map_err(|e| format!("resolving the home of {:?}: {e}", user.name))?;
-    let home_dir = root
-        .dir(home.parent().unwrap_or(Path::new("/")))
-        .map_err(|e| format!("home of {:?}: {e}", user.name))?;
-    let ssh = user_subdir(&home_dir, ".ssh", user)?;
+    let home = home.parent().unwrap_or(Path::new("/"));
+    let home_err = |e: std::io::Error| format!("home of {:?}: {e}", user.name);
+    let home_dir = match root.dir(home) {
+        Ok(dir) => dir,
+        // A missing home (noCreateHome, or a user without one) is created for the keys,
+        // owned by the user, 0700; its parents as any created directory.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (parent, name, _) = root.parent_creating(home).map_err(home_err)?;
+            user_subdir(&parent, &name, user)?
+        }
+        Err(e) => return Err(home_err(e)),
+    };
+    let ssh = user_subdir(&home_dir, OsStr::new(".ssh"), user)?;
     let (dir, file): (Dir, OsString) = match mode {
         AuthorizedKeys::Fragment => (
-            user_subdir(&ssh, "authorized_keys.d", user)?,
+            user_subdir(&ssh, OsStr::new("authorized_keys.d"), user)?,
             "ignition".into(),
         ),
         AuthorizedKeys::File => (ssh, "authorized_keys".into()),
