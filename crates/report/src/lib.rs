@@ -113,6 +113,55 @@ impl Recorder {
         result
     }
 
+    /// Record an operation that already ran elsewhere (on another thread, for work done in
+    /// parallel) and took `duration`; logged and kept as [`Recorder::op`] does.
+    pub fn record(
+        &mut self,
+        name: impl Into<String>,
+        config_path: Option<&str>,
+        duration: Duration,
+        result: Result<(), String>,
+    ) {
+        let name = name.into();
+        let id = format!("{:x}", self.next);
+        self.next += 1;
+        let prefix = self
+            .prefix
+            .iter()
+            .cloned()
+            .chain([format!("op({id})")])
+            .collect::<Vec<_>>()
+            .join(": ");
+        let path = config_path.unwrap_or("");
+        let ms = duration.as_secs_f64() * 1000.0;
+        let outcome = match result {
+            Ok(()) => {
+                log::info!(
+                    operation = name.as_str(), config_path = path,
+                    duration_ms = ms, outcome = "ok";
+                    "{prefix}: [finished] {name}"
+                );
+                Outcome::Ok
+            }
+            Err(e) => {
+                log::error!(
+                    operation = name.as_str(), config_path = path,
+                    duration_ms = ms, outcome = "failed";
+                    "{prefix}: [failed]   {name}: {e}"
+                );
+                Outcome::Failed(e)
+            }
+        };
+        self.operations.push(Operation {
+            stage: self.stage.clone(),
+            id,
+            name,
+            config_path: config_path.map(str::to_string),
+            duration_ms: duration,
+            outcome,
+        });
+    }
+
     /// The records so far, in the order the operations finished.
     pub fn operations(&self) -> &[Operation] {
         &self.operations
@@ -142,6 +191,7 @@ mod tests {
         assert_eq!(ops[1].name, "outer");
         assert_eq!(ops[1].outcome, Outcome::Failed("boom".into()));
         assert_eq!(ops[1].config_path.as_deref(), Some("$.storage.files.0"));
+
         let json = serde_json::to_value(&ops[1]).unwrap();
         assert_eq!(json["outcome"], "failed");
         assert_eq!(json["error"], "boom");
@@ -150,5 +200,23 @@ mod tests {
         assert_eq!(back.outcome, Outcome::Failed("boom".into()));
         assert_eq!(back.config_path.as_deref(), Some("$.storage.files.0"));
         assert!(back.duration_ms.abs_diff(ops[1].duration_ms) < Duration::from_micros(1));
+    }
+
+    #[test]
+    fn records_operations_timed_elsewhere() {
+        let mut rec = Recorder::new("disks");
+        rec.record("first", None, Duration::from_millis(3), Ok(()));
+        rec.record(
+            "second",
+            Some("$.a"),
+            Duration::from_millis(7),
+            Err("bad".into()),
+        );
+        let last = &rec.operations()[1];
+        assert_eq!(
+            (last.id.as_str(), last.duration_ms),
+            ("1", Duration::from_millis(7))
+        );
+        assert_eq!(last.outcome, Outcome::Failed("bad".into()));
     }
 }
