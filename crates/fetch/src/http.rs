@@ -236,7 +236,8 @@ fn classify(e: ureq::Error) -> AttemptError {
         ureq::Error::Timeout(what) => (ErrorKind::Timeout, format!("timed out ({what})")),
         ureq::Error::ConnectionFailed => (ErrorKind::Connect, "connect: failed".to_string()),
         ureq::Error::Io(io) => io_error(io),
-        ureq::Error::Tls(why) => (ErrorKind::Tls, format!("TLS: {why}")),
+        // ureq's own TLS errors are set-up failures (e.g. a name TLS cannot verify).
+        ureq::Error::Tls(why) => return AttemptError::fatal(ErrorKind::Tls, format!("TLS: {why}")),
         ureq::Error::Rustls(why) => (ErrorKind::Tls, format!("TLS: {why}")),
         ureq::Error::ConnectProxyFailed(why) => (
             ErrorKind::Connect,

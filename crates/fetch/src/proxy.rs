@@ -18,7 +18,7 @@ impl ProxySettings {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let host = host.to_ascii_lowercase();
         let host = host.trim_end_matches('.');
-        if host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        if host == "localhost" || host.parse::<IpAddr>().is_ok_and(is_loopback) {
             return None;
         }
         if self
@@ -29,6 +29,16 @@ impl ProxySettings {
             return None;
         }
         Some(proxy)
+    }
+}
+
+/// Loopback as Go sees it: IPv4-mapped 127/8 addresses count too.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -118,6 +128,7 @@ mod tests {
         assert_eq!(s.proxy_for(false, "localhost", 80), None);
         assert_eq!(s.proxy_for(false, "127.0.0.5", 80), None);
         assert_eq!(s.proxy_for(false, "[::1]", 80), None);
+        assert_eq!(s.proxy_for(false, "[::ffff:127.0.0.1]", 80), None);
     }
 
     #[test]

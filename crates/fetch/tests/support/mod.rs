@@ -369,3 +369,98 @@ pub fn fetcher(total: Duration) -> kindling_fetch::Fetcher {
     f.set_total_timeout(Some(total));
     f
 }
+
+/// A helper daemon from Debian run in the foreground for one test; killed when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+    pub dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl Daemon {
+    /// Start `program` (from `package`) with `args`, after writing `files` into a fresh
+    /// directory; `{port}` and `{dir}` in arguments and files are replaced by a free port and
+    /// that directory. Output goes to `{dir}/daemon.log`.
+    pub fn start(
+        program: &str,
+        package: &str,
+        args: &[&str],
+        files: &[(&str, &str)],
+        udp: bool,
+    ) -> Self {
+        let path = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(program))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| {
+                panic!("{program} is missing: install the Debian package {package} (listed in crates/fetch/test-packages.txt)")
+            });
+        let port = free_port(udp);
+        let dir = scratch_dir(program);
+        let log = std::fs::File::create(dir.join("daemon.log"))
+            .unwrap_or_else(|e| panic!("creating the log of {program}: {e}"));
+        let stderr = log.try_clone().unwrap_or_else(|e| panic!("log: {e}"));
+        let fill = |a: &str| {
+            a.replace("{port}", &port.to_string())
+                .replace("{dir}", &dir.display().to_string())
+        };
+        for (name, content) in files {
+            std::fs::write(dir.join(name), fill(content))
+                .unwrap_or_else(|e| panic!("writing {name}: {e}"));
+        }
+        let args: Vec<String> = args.iter().map(|a| fill(a)).collect();
+        let child = std::process::Command::new(&path)
+            .args(&args)
+            .stdout(log)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+        Daemon { child, dir, port }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port(udp: bool) -> u16 {
+    let port = if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+    } else {
+        TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+    };
+    port.map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// A fresh, world-readable directory under the system temp dir.
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("kindling-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+    dir
+}
+
+/// Wait until a TCP port accepts connections (daemon start-up), at most ~10 s.
+pub fn wait_for_tcp(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
