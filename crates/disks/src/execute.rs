@@ -1,0 +1,265 @@
+//! Carrying out a plan that has no refusals: partitions (one table write per disk, then the
+//! kernel is told and the exact nodes awaited), RAID arrays, then filesystems formatted in
+//! parallel. Every step is a timed operation in the stage's report.
+
+use crate::devices::{Backing, partition_node};
+use crate::filesystems::{self, FsAction};
+use crate::kernel;
+use crate::partitions::PartitionAction;
+use crate::plan::{DiskPlan, FsPlan, Plan};
+use crate::probe::{self, Window};
+use crate::table;
+use kindling_report::Recorder;
+use std::fmt;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long to wait for a device node the next step needs.
+pub const DEFAULT_DEVICE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Why the disks stage failed, and the config entry concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisksError {
+    pub message: String,
+    pub config_path: Option<String>,
+}
+
+impl fmt::Display for DisksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DisksError {}
+
+fn at(config_path: &str) -> impl Fn(String) -> DisksError + '_ {
+    move |message| DisksError {
+        message,
+        config_path: Some(config_path.to_string()),
+    }
+}
+
+/// Execute `plan`; refuses to start if the plan has any refusal.
+pub fn execute(plan: &Plan, timeout: Duration, rec: &mut Recorder) -> Result<(), DisksError> {
+    if let Some(first) = plan.refusals.first() {
+        let all: Vec<String> = plan.refusals.iter().map(|r| r.to_string()).collect();
+        return Err(DisksError {
+            message: format!(
+                "the disk plan has {} refusal(s), nothing was changed:\n{}",
+                all.len(),
+                all.join("\n")
+            ),
+            config_path: Some(first.config_path.clone()),
+        });
+    }
+    for d in plan.disks.iter().filter(|d| d.changes()) {
+        rec.op(
+            format!("partitioning {:?}", d.device),
+            Some(&d.config_path),
+            |_| apply_disk(d, timeout),
+        )
+        .map_err(at(&d.config_path))?;
+    }
+    for r in &plan.raids {
+        rec.op(format!("creating {:?}", r.name), Some(&r.config_path), |_| {
+            filesystems::run(&r.argv).map_err(|e| format!("mdadm failed: {e}"))?;
+            kernel::wait_for(&[Path::new(&r.device)], &[], timeout)
+        })
+        .map_err(at(&r.config_path))?;
+    }
+    format_all(&plan.filesystems, timeout, rec)
+}
+
+fn apply_disk(d: &DiskPlan, timeout: Duration) -> Result<(), String> {
+    let path = d.backing.path();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {path:?} for writing: {e}"))?;
+    if d.wipe_table {
+        table::zap(&mut file, d.sector_size)
+            .map_err(|e| format!("wiping the partition table of {:?}: {e}", d.device))?;
+    }
+    if let Some(t) = &d.table_after {
+        t.write(&mut file)
+            .map_err(|e| format!("commit failure: writing the table of {:?}: {e}", d.device))?;
+    }
+    let Backing::Block(dev) = &d.backing else {
+        return Ok(());
+    };
+    tell_kernel(d, &file)?;
+    let (present, absent) = expected_nodes(d, dev);
+    let present: Vec<&Path> = present.iter().map(PathBuf::as_path).collect();
+    let absent: Vec<&Path> = absent.iter().map(PathBuf::as_path).collect();
+    kernel::wait_for(&present, &absent, timeout)
+}
+
+/// BLKRRPART after a wipe (nothing on the disk may be in use then); otherwise BLKPG for just
+/// the partitions that changed, which also works while other partitions are mounted.
+fn tell_kernel(d: &DiskPlan, file: &std::fs::File) -> Result<(), String> {
+    if d.wipe_table {
+        return kernel::reread(file).map_err(|e| {
+            format!("the kernel did not re-read the partition table of {:?}: {e}", d.device)
+        });
+    }
+    let ss = d.sector_size;
+    for p in &d.partitions {
+        let n = p.action.number();
+        if let PartitionAction::Delete { .. }
+        | PartitionAction::Recreate { .. }
+        | PartitionAction::Resize { .. } = &p.action
+        {
+            kernel::del_partition(file, n)
+                .map_err(|e| format!("removing partition {n} of {:?} from the kernel: {e}", d.device))?;
+        }
+    }
+    for p in &d.partitions {
+        if let PartitionAction::Create { number, entry: new }
+        | PartitionAction::Recreate { number, new, .. }
+        | PartitionAction::Resize { number, new, .. } = &p.action
+        {
+            kernel::add_partition(file, *number, new.first * ss, new.size() * ss).map_err(|e| {
+                format!("adding partition {number} of {:?} to the kernel: {e}", d.device)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Nodes that must exist and nodes that must be gone once the kernel has the new table.
+fn expected_nodes(d: &DiskPlan, dev: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let after = d.final_table();
+    let mut present = Vec::new();
+    let mut absent = Vec::new();
+    for p in &d.partitions {
+        let n = p.action.number();
+        let node = partition_node(dev, n);
+        if after.entries.contains_key(&n) {
+            if p.action.modifies() || d.wipe_table {
+                present.push(node);
+            }
+        } else if matches!(p.action, PartitionAction::Delete { .. }) {
+            absent.push(node);
+        }
+    }
+    (present, absent)
+}
+
+/// Wait for the devices, then format every filesystem that needs it, independent devices in
+/// parallel (as many at once as there are CPUs).
+fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(), DisksError> {
+    let work: Vec<&FsPlan> = fss
+        .iter()
+        .filter(|p| !matches!(p.action, FsAction::Reuse(_)))
+        .collect();
+    for p in fss.iter().filter(|p| matches!(p.action, FsAction::Reuse(_))) {
+        log::info!(
+            "filesystem at {:?} is already correctly formatted. Skipping mkfs...",
+            p.fs.device
+        );
+    }
+    if work.is_empty() {
+        return Ok(());
+    }
+    for p in work.iter().filter(|p| p.block) {
+        kernel::wait_for(&[Path::new(&p.fs.device)], &[], timeout).map_err(at(&p.config_path))?;
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results = rec.op("formatting filesystems", Some("$.storage.filesystems"), |rec| {
+        let mut results: Vec<(usize, Duration, Result<(), String>)> = Vec::new();
+        for chunk in work.chunks(workers).enumerate() {
+            let (base, chunk) = chunk;
+            let done: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|p| {
+                        s.spawn(move || {
+                            let started = Instant::now();
+                            let r = format_one(p);
+                            (started.elapsed(), r)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| (Duration::ZERO, Err("formatting thread panicked".into())))
+                    })
+                    .collect()
+            });
+            for (i, (took, r)) in done.into_iter().enumerate() {
+                results.push((base * workers + i, took, r));
+            }
+        }
+        let mut errors = Vec::new();
+        for (i, took, r) in results {
+            let p = work[i];
+            let name = format!(
+                "creating {:?} filesystem on {:?}",
+                p.fs.format.as_deref().unwrap_or_default(),
+                p.fs.device
+            );
+            if let Err(e) = &r {
+                errors.push((p.config_path.clone(), e.clone()));
+            }
+            rec.record(name, Some(&p.config_path), took, r);
+        }
+        // All errors joined with newlines, as upstream.
+        match errors.first() {
+            None => Ok(()),
+            Some((path, _)) => Err(DisksError {
+                message: errors
+                    .iter()
+                    .map(|(_, e)| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                config_path: Some(path.clone()),
+            }),
+        }
+    });
+    results
+}
+
+fn format_one(p: &FsPlan) -> Result<(), String> {
+    let target = p.target.as_deref().ok_or_else(|| {
+        format!(
+            "{:?} is a partition inside a disk image; it can be planned but not formatted in place",
+            p.fs.device
+        )
+    })?;
+    let dev = target.to_string_lossy();
+    if p.action == FsAction::Deferred {
+        // The array did not exist when the plan was made: decide now, the same way.
+        let found = probe::probe(&Window {
+            path: target,
+            offset: None,
+        })?;
+        if let FsAction::Reuse(_) = filesystems::decide(&p.fs, found)? {
+            return Ok(());
+        }
+    }
+    filesystems::format(&p.fs, &dev)?;
+    if p.block {
+        settle(&dev);
+    }
+    Ok(())
+}
+
+/// Let udev see the new filesystem (labels and UUIDs under /dev/disk) before the next stage.
+fn settle(dev: &str) {
+    match Command::new("udevadm")
+        .args(["trigger", "--settle", dev])
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => log::warn!(
+            "udevadm trigger --settle {dev}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => log::warn!("cannot run udevadm for {dev}: {e}"),
+    }
+}
