@@ -44,7 +44,7 @@ pub fn fetch(
     let mut found = None;
     for source in sources {
         let name = source.id();
-        let result = recorder.op(format!("fetching config from {name}"), None, |_| {
+        let result = recorder.op(format!("looking for a config in {name}"), None, |_| {
             source.fetch(fetcher, &env.host)
         });
         match result {

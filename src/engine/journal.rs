@@ -10,6 +10,7 @@ use log::kv::{Key, Value, VisitSource};
 use log::{Level, Log, Metadata, Record};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::sync::OnceLock;
 
 const SOCKET: &str = "/run/systemd/journal/socket";
@@ -38,10 +39,7 @@ pub fn init(log_to_stdout: bool, stage: &'static str) {
     let sink = if log_to_stdout {
         Sink::Stdout
     } else {
-        match UnixDatagram::unbound().and_then(|s| s.connect(SOCKET).map(|()| s)) {
-            Ok(socket) => Sink::Journal(socket),
-            Err(_) => Sink::Stderr,
-        }
+        journal(Path::new(SOCKET)).unwrap_or(Sink::Stderr)
     };
     let logger = LOGGER.get_or_init(|| Logger { sink, stage });
     if log::set_logger(logger).is_ok() {
@@ -66,6 +64,12 @@ pub fn send(message: &str, fields: &[(&str, &str)]) {
         }
         _ => log::info!("{message}"),
     }
+}
+
+fn journal(socket: &Path) -> Option<Sink> {
+    let client = UnixDatagram::unbound().ok()?;
+    client.connect(socket).ok()?;
+    Some(Sink::Journal(client))
 }
 
 fn priority(record: &Record) -> u8 {
@@ -192,6 +196,54 @@ mod tests {
             entry,
             "MESSAGE=boom\nPRIORITY=2\nSYSLOG_IDENTIFIER=ignition\nKINDLING_STAGE=files\n"
         );
+    }
+
+    #[test]
+    fn records_reach_the_journal_socket_with_their_fields() {
+        let dir = std::env::temp_dir().join(format!("kindling-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("socket");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let logger = Logger {
+            sink: journal(&path).unwrap(),
+            stage: "files",
+        };
+        let kvs: &[(&str, &str)] = &[("operation", "writing file"), ("duration_ms", "2.5")];
+        logger.log(
+            &Record::builder()
+                .level(Level::Error)
+                .args(format_args!("op(1): [failed]   writing file"))
+                .key_values(&kvs)
+                .build(),
+        );
+        logger.log(
+            &Record::builder()
+                .level(Level::Error)
+                .target(CRIT)
+                .args(format_args!("Ignition failed"))
+                .build(),
+        );
+        let mut buf = [0u8; 4096];
+        let n = server.recv(&mut buf).unwrap();
+        let entry = String::from_utf8_lossy(&buf[..n]).into_owned();
+        for field in [
+            "MESSAGE=op(1): [failed]   writing file\n",
+            "PRIORITY=3\n",
+            "SYSLOG_IDENTIFIER=ignition\n",
+            "KINDLING_STAGE=files\n",
+            "KINDLING_OPERATION=writing file\n",
+            "KINDLING_DURATION_MS=2.5\n",
+        ] {
+            assert!(entry.contains(field), "{field:?} missing from {entry:?}");
+        }
+        let n = server.recv(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("PRIORITY=2\n"));
+        assert!(
+            journal(&dir.join("absent")).is_none(),
+            "no socket: stderr instead"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

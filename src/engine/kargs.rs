@@ -56,7 +56,11 @@ fn run_helper(helper: &str, args: &[String]) -> Result<(), String> {
     if output.status.success() {
         return Ok(());
     }
-    let last = stderr.lines().chain(stdout.lines()).last().unwrap_or("");
+    let last = stderr
+        .lines()
+        .last()
+        .or_else(|| stdout.lines().last())
+        .unwrap_or("");
     Err(format!("{helper} {}: {last}", output.status))
 }
 

@@ -43,6 +43,8 @@ impl Harness {
             config_file: dir.join("config.ign"),
             qemu_fw_cfg: dir.join("fw_cfg"),
             modprobe: "false".into(),
+            disk_by_label: dir.join("by-label"),
+            metadata_url: None,
         };
         let env = Env {
             host,
@@ -58,10 +60,14 @@ impl Harness {
     }
 
     fn flags(&self, stage: &str) -> Flags {
+        self.flags_on("file", stage)
+    }
+
+    fn flags_on(&self, platform: &str, stage: &str) -> Flags {
         let arg = |flag: &str, rel: &str| format!("--{flag}={}", self.path(rel).display()).into();
         let args = vec![
             "-platform".into(),
-            "file".into(),
+            platform.into(),
             format!("-stage={stage}").into(),
             arg("root", "root"),
             arg("config-cache", "run/ignition.json"),
@@ -293,11 +299,15 @@ fn bad_hash_fails_the_files_stage_and_writes_nothing() {
 #[test]
 fn a_reboot_after_a_failed_first_boot_stops_clearly_in_mount() {
     let h = Harness::new();
-    h.write(
-        "config.ign",
-        r#"{"ignition":{"version":"3.5.0"},"storage":{"files":[{"path":"/a","contents":{"source":"data:,x","verification":{"hash":"sha256-00"}}}]}}"#,
-    );
-    assert!(h.boot().is_err());
+    let config = serde_json::json!({
+        "ignition": {"version": "3.5.0"},
+        "storage": {"files": [{"path": "/a", "contents": {
+            "source": "data:,x",
+            "verification": {"hash": format!("sha256-{}", "0".repeat(64))},
+        }}]},
+    });
+    h.write("config.ign", &config.to_string());
+    assert_eq!(h.boot(), Err(("files".to_string(), 1)));
     // Next boot: new boot id, fresh /run.
     h.write("boot_id", "99999999-2222-3333-4444-555555555555\n");
     std::fs::remove_dir_all(h.path("run")).unwrap();
@@ -419,4 +429,115 @@ fn storage_sections_fail_clearly_until_the_disks_stage_lands() {
     assert_eq!(h.stage("disks"), 1);
     let summary = std::fs::read_to_string(h.path("run/ignition/kindling-failure.txt")).unwrap();
     assert!(summary.contains("$.storage.filesystems"), "{summary}");
+}
+
+/// A loopback HTTP server for `requests` connections: `routes` (given the server's port) map
+/// request targets to bodies; anything else is a 404.
+fn serve(requests: usize, routes: impl FnOnce(u16) -> Vec<(String, String)>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let routes = routes(port);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let Ok(read_half) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(read_half);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let target = request_line.split(' ').nth(1).unwrap_or("");
+            let response = match routes.iter().find(|(t, _)| t == target) {
+                Some((_, body)) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string(),
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn metal_boot_with_an_http_config_url_needs_the_network_then_fetches() {
+    let h = Harness::new();
+    // fetch-offline never connects; the fetch stage asks for the config and its merged child.
+    let port = serve(2, |port| {
+        let parent = serde_json::json!({
+            "ignition": {"version": "3.5.0", "config": {"merge": [
+                {"source": format!("http://127.0.0.1:{port}/child.ign?token=secret")},
+            ]}},
+            "storage": {"files": [{"path": "/parent", "contents": {"source": "data:,p"}}]},
+        });
+        vec![
+            ("/config.ign".into(), parent.to_string()),
+            (
+                "/child.ign?token=secret".into(),
+                file_config("3.5.0", &[("/merged", "m")]),
+            ),
+        ]
+    });
+    h.write(
+        "cmdline",
+        &format!("ignition.config.url=http://127.0.0.1:{port}/config.ign\n"),
+    );
+    let flags = |stage| h.flags_on("metal", stage);
+    assert_eq!(run_stage(&flags("fetch-offline"), &h.env), 0);
+    assert!(exists(&h.path("run/ignition/neednet")));
+    assert!(!exists(&h.path("run/ignition.json")));
+    assert_eq!(run_stage(&flags("fetch"), &h.env), 0);
+    assert_eq!(run_stage(&flags("files"), &h.env), 0);
+    assert_eq!(std::fs::read_to_string(h.path("root/parent")).unwrap(), "p");
+    assert_eq!(std::fs::read_to_string(h.path("root/merged")).unwrap(), "m");
+    assert_eq!(
+        h.json("run/ignition/state")["fetchedConfigs"],
+        serde_json::json!([
+            {"kind": "user", "source": "cmdline", "referenced": false},
+            {"kind": "user", "source": "/child.ign", "referenced": true},
+        ])
+    );
+}
+
+#[test]
+fn metal_with_a_missing_config_url_fails_and_without_one_boots_empty() {
+    let h = Harness::new();
+    let port = serve(1, |_| Vec::new());
+    h.write(
+        "cmdline",
+        &format!("ignition.config.url=http://127.0.0.1:{port}/absent.ign\n"),
+    );
+    assert_eq!(run_stage(&h.flags_on("metal", "fetch"), &h.env), 1);
+
+    let h = Harness::new();
+    assert_eq!(run_stage(&h.flags_on("metal", "fetch"), &h.env), 0);
+    assert_eq!(run_stage(&h.flags_on("metal", "files"), &h.env), 0);
+    assert_eq!(
+        h.json("root/etc/.ignition-result.json")["userConfigProvided"],
+        false
+    );
+}
+
+#[test]
+fn qemu_reads_the_fw_cfg_blob() {
+    let h = Harness::new();
+    let config = file_config("3.5.0", &[("/from-qemu", "q")]);
+    let blob = h.path("fw_cfg/by_name/opt/com.coreos/config");
+    std::fs::create_dir_all(&blob).unwrap();
+    std::fs::write(blob.join("size"), format!("{}\n", config.len())).unwrap();
+    std::fs::write(blob.join("raw"), &config).unwrap();
+    assert_eq!(run_stage(&h.flags_on("qemu", "fetch-offline"), &h.env), 0);
+    assert!(!exists(&h.path("run/ignition/neednet")));
+    assert_eq!(run_stage(&h.flags_on("qemu", "files"), &h.env), 0);
+    assert_eq!(
+        std::fs::read_to_string(h.path("root/from-qemu")).unwrap(),
+        "q"
+    );
 }
