@@ -1,0 +1,348 @@
+//! The guest: a Debian 12 tree made by debootstrap, its root disk image, Debian's kernel and an
+//! initramfs made by Debian's dracut with our module. Each piece is cached under
+//! `/var/cache/kindling`, keyed by a digest of its inputs, so that CI and reruns reuse it.
+
+use crate::host::{self, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+pub const CACHE: &str = "/var/cache/kindling";
+
+/// What the stages and the harness need in the guest (besides debootstrap's minbase).
+const GUEST_PACKAGES: &[&str] = &[
+    "systemd",
+    "systemd-sysv",
+    "udev",
+    "dbus",
+    "dracut",
+    "dracut-network",
+    "kmod",
+    "passwd",
+    "e2fsprogs",
+    "xfsprogs",
+    "btrfs-progs",
+    "dosfstools",
+    "mdadm",
+    "cryptsetup-bin",
+    "gdisk",
+    "fdisk",
+    "util-linux",
+    "iproute2",
+    "busybox",
+    "curl",
+    "procps",
+];
+
+/// Bump when the way the tree is made changes in a way its inputs do not show.
+const TREE_RECIPE: &str = "tree-v1";
+/// Bump when `configure_tree` changes.
+const HARNESS_RECIPE: &str = "harness-v2";
+const ROOT_SIZE: &str = "2G";
+/// dracut modules a generic initramfs would pull in that provisioning never uses.
+const OMIT: &str = "plymouth i18n network-legacy network-manager connman nfs iscsi nbd fcoe \
+                    fcoe-uefi cifs ssh-client biosdevname lvm dmraid multipath";
+
+/// A built guest: boot files and a root disk image to copy per VM.
+pub struct Guest {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub root_image: PathBuf,
+}
+
+/// Host packages the build needs.
+pub fn host_packages() -> Vec<String> {
+    [
+        "qemu-system-x86",
+        "ipxe-qemu",
+        "seabios",
+        "debootstrap",
+        "socat",
+        "swtpm",
+        "swtpm-tools",
+        "e2fsprogs",
+        "fdisk",
+        "cpio",
+        "curl",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Builds (or finds in the cache) the guest for the given `kindling` binary.
+pub fn build(binary: &Path) -> Result<Guest> {
+    let root = host::repo_root();
+    let guest_dir = root.join("qemu/guest");
+    let (tree, tree_key, kver) = tree()?;
+    // The harness pieces are cheap to (re)install; their digest keys the images built next.
+    configure_tree(&tree, &guest_dir)?;
+    let root_key = host::digest(&[
+        tree_key.as_bytes(),
+        HARNESS_RECIPE.as_bytes(),
+        &host::dir_contents(&guest_dir)?,
+    ])?;
+
+    let root_image = Path::new(CACHE).join(format!("root-{root_key}.img"));
+    if !root_image.exists() {
+        let started = Instant::now();
+        make_root_image(&tree, &root_image)?;
+        eprintln!(
+            "root image built in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let initrd_key = host::digest(&[
+        root_key.as_bytes(),
+        &host::read(binary)?,
+        &host::dir_contents(&root.join("dracut/30kindling"))?,
+    ])?;
+    let initrd = Path::new(CACHE).join(format!("initrd-{initrd_key}.img"));
+    if !initrd.exists() {
+        let started = Instant::now();
+        make_initrd(&tree, &kver, binary, &root.join("dracut/30kindling"), &initrd)?;
+        eprintln!(
+            "initramfs built in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Guest {
+        kernel: tree.join(format!("boot/vmlinuz-{kver}")),
+        initrd,
+        root_image,
+    })
+}
+
+/// The debootstrapped tree with the kernel (slowest to build, cached longest): its path, its
+/// cache key and the kernel version.
+pub fn tree() -> Result<(PathBuf, String, String)> {
+    let kernel_pkg = kernel_package()?;
+    let tree_key = host::digest(&[
+        TREE_RECIPE.as_bytes(),
+        GUEST_PACKAGES.join(" ").as_bytes(),
+        kernel_pkg.as_bytes(),
+    ])?;
+    let tree = Path::new(CACHE).join(format!("tree-{tree_key}"));
+    if !tree.join(".complete").exists() {
+        let started = Instant::now();
+        make_tree(&tree, &kernel_pkg)?;
+        eprintln!(
+            "guest tree built in {:.0} s: {}",
+            started.elapsed().as_secs_f64(),
+            tree.display()
+        );
+    }
+    let kver = kernel_version(&tree)?;
+    Ok((tree, tree_key, kver))
+}
+
+/// The versioned kernel package that `linux-image-amd64` currently points to.
+fn kernel_package() -> Result<String> {
+    let text = host::output(Command::new("apt-cache").args(["depends", "linux-image-amd64"]))?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-"))
+        .map(str::to_string)
+        .ok_or_else(|| "apt-cache knows no kernel behind linux-image-amd64; run apt-get update".into())
+}
+
+fn kernel_version(tree: &Path) -> Result<String> {
+    let modules = tree.join("usr/lib/modules");
+    let entries = std::fs::read_dir(&modules)
+        .map_err(|e| format!("cannot list {}: {e}", modules.display()))?;
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .ok_or_else(|| format!("no kernel modules in {}", modules.display()))
+}
+
+/// The Debian mirror this host's apt uses, so the guest comes from the same place.
+fn mirror() -> String {
+    let mut texts = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        for e in entries.flatten() {
+            texts.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    texts.push(std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default());
+    for text in &texts {
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let uri = match words.as_slice() {
+                ["URIs:", uri, ..] => *uri,
+                ["deb", uri, "bookworm", ..] => *uri,
+                _ => continue,
+            };
+            if uri.ends_with("/debian") {
+                return uri.to_string();
+            }
+        }
+    }
+    "http://deb.debian.org/debian".into()
+}
+
+fn make_tree(tree: &Path, kernel_pkg: &str) -> Result<()> {
+    if tree.exists() {
+        std::fs::remove_dir_all(tree)
+            .map_err(|e| format!("cannot remove stale {}: {e}", tree.display()))?;
+    }
+    let debs = Path::new(CACHE).join("debs");
+    host::mkdir(&debs)?;
+    host::run(
+        Command::new("debootstrap")
+            .arg("--variant=minbase")
+            .arg(format!("--include={}", GUEST_PACKAGES.join(",")))
+            .arg(format!("--cache-dir={}", debs.display()))
+            .arg("bookworm")
+            .arg(tree)
+            .arg(mirror()),
+    )?;
+
+    // The kernel comes as a plain package extraction: installing it in the tree would make
+    // dracut build a host-only initramfs there for nothing.
+    let scratch = Path::new(CACHE).join("kernel-extract");
+    let _ = std::fs::remove_dir_all(&scratch);
+    host::mkdir(&scratch)?;
+    host::run(
+        Command::new("apt-get")
+            .args(["download", kernel_pkg])
+            .current_dir(&scratch),
+    )?;
+    let deb = std::fs::read_dir(&scratch)
+        .map_err(|e| format!("cannot list {}: {e}", scratch.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("apt-get download left no kernel package")?;
+    let unpacked = scratch.join("root");
+    host::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;
+    // bookworm's kernel package still ships /lib/modules; the tree has a merged /usr.
+    copy_into(&unpacked.join("boot"), &tree.join("boot"))?;
+    copy_into(&unpacked.join("lib"), &tree.join("usr/lib"))?;
+    let kver = kernel_version(tree)?;
+    host::run(Command::new("depmod").arg("-b").arg(tree).arg(&kver))?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(tree.join("var/cache/apt/archives"));
+    host::write(&tree.join(".complete"), b"")
+}
+
+fn copy_into(from: &Path, to: &Path) -> Result<()> {
+    host::mkdir(to)?;
+    host::run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", from.display()))
+            .arg(to),
+    )
+}
+
+/// Harness pieces and small settings that keep the guest quick to boot.
+fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
+    let install = |src: &str, dst: &str, mode: &str| -> Result<()> {
+        host::run(
+            Command::new("install")
+                .args(["-D", "-m", mode])
+                .arg(guest_dir.join(src))
+                .arg(tree.join(dst)),
+        )
+    };
+    install("kindling-collect", "usr/libexec/kindling-collect", "0755")?;
+    install(
+        "kindling-collect.service",
+        "usr/lib/systemd/system/kindling-collect.service",
+        "0644",
+    )?;
+    install(
+        "10-kindling-harness.preset",
+        "usr/lib/systemd/system-preset/10-kindling-harness.preset",
+        "0644",
+    )?;
+    // Picked up by the dracut module instead of its refusing fallback.
+    install("ignition-kargs-helper", "usr/sbin/ignition-kargs-helper", "0755")?;
+    let wants = tree.join("etc/systemd/system/multi-user.target.wants");
+    host::mkdir(&wants)?;
+    let link = wants.join("kindling-collect.service");
+    if !link.exists() {
+        std::os::unix::fs::symlink("/usr/lib/systemd/system/kindling-collect.service", &link)
+            .map_err(|e| format!("cannot enable the collector: {e}"))?;
+    }
+    // mdadm rebuilds a shutdown initramfs with dracut on every power-off: minutes under TCG.
+    let mask = tree.join("etc/systemd/system/mdadm-shutdown.service");
+    if !mask.is_symlink() {
+        std::os::unix::fs::symlink("/dev/null", &mask)
+            .map_err(|e| format!("cannot mask mdadm-shutdown.service: {e}"))?;
+    }
+    host::write(&tree.join("etc/hostname"), "kindling-guest\n")?;
+    host::write(
+        &tree.join("etc/fstab"),
+        "/dev/vda / ext4 rw,relatime 0 1\n",
+    )?;
+    // An unset machine id makes the first boot a systemd first boot: presets (which is how
+    // configs enable units) are applied then.
+    host::write(&tree.join("etc/machine-id"), "uninitialized\n")?;
+    // Root can log in on the console without a password (test image only).
+    host::run(Command::new("chroot").arg(tree).args(["passwd", "-d", "root"]))
+}
+
+fn make_root_image(tree: &Path, image: &Path) -> Result<()> {
+    let partial = image.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    host::run(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "root", "-E", "root_owner=0:0", "-d"])
+            .arg(tree)
+            .arg(&partial)
+            .arg(ROOT_SIZE),
+    )?;
+    std::fs::rename(&partial, image).map_err(|e| format!("cannot store root image: {e}"))
+}
+
+/// Mounts the host's /proc, /sys and /dev into the tree for as long as it lives.
+struct ChrootMounts(Vec<PathBuf>);
+
+impl ChrootMounts {
+    fn new(tree: &Path) -> Result<Self> {
+        let mut mounts = ChrootMounts(Vec::new());
+        for dir in ["proc", "sys", "dev"] {
+            let target = tree.join(dir);
+            host::run(Command::new("mount").arg("--bind").arg(format!("/{dir}")).arg(&target))?;
+            mounts.0.push(target);
+        }
+        Ok(mounts)
+    }
+}
+
+impl Drop for ChrootMounts {
+    fn drop(&mut self) {
+        for target in self.0.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(target).status();
+        }
+    }
+}
+
+fn make_initrd(tree: &Path, kver: &str, binary: &Path, module: &Path, out: &Path) -> Result<()> {
+    let module_dst = tree.join("usr/lib/dracut/modules.d/30kindling");
+    let _ = std::fs::remove_dir_all(&module_dst);
+    copy_into(module, &module_dst)?;
+    let binary_dst = tree.join("usr/bin/kindling");
+    host::run(Command::new("install").args(["-m", "0755"]).arg(binary).arg(&binary_dst))?;
+    let partial = "/var/tmp/kindling-initrd.img";
+    let result = {
+        let _mounts = ChrootMounts::new(tree)?;
+        host::run(
+            Command::new("chroot")
+                .arg(tree)
+                .args(["dracut", "--quiet", "--force", "--no-hostonly", "--reproducible"])
+                .args(["--add", "kindling", "--omit", OMIT])
+                .args(["--kver", kver, partial]),
+        )
+    };
+    // The tree also makes root images: leave nothing of this build in it.
+    let _ = std::fs::remove_dir_all(&module_dst);
+    let _ = std::fs::remove_file(&binary_dst);
+    result?;
+    let built = tree.join(partial.trim_start_matches('/'));
+    host::run(Command::new("mv").arg(&built).arg(out))
+}

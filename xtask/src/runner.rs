@@ -1,0 +1,299 @@
+//! Runs scenarios one after another (the machine has two cores and TCG is slow) and prints
+//! each one's time and a summary line.
+
+use crate::check::{self, State};
+use crate::host::{self, Result};
+use crate::image::Guest;
+use crate::scenario::{Boot, Scenario};
+use crate::serve::HttpServer;
+use crate::vm::{self, End};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How many reboots the kernel-argument helper may ask for within one scenario boot.
+const MAX_KARGS_REBOOTS: usize = 2;
+
+pub struct Outcome {
+    pub name: String,
+    pub secs: f64,
+    pub problems: Vec<String>,
+}
+
+/// Runs every scenario and prints the summary; returns whether all passed.
+pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
+    let mut outcomes = Vec::new();
+    for s in scenarios {
+        eprintln!("--- scenario {}: {}", s.name, s.description);
+        let started = Instant::now();
+        let problems = match run_one(guest, s, &work.join(&s.name)) {
+            Ok(p) => p,
+            Err(e) => vec![e],
+        };
+        let secs = started.elapsed().as_secs_f64();
+        let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
+        eprintln!("{verdict} {} ({secs:.0} s)", s.name);
+        for p in &problems {
+            eprintln!("    {}", p.replace('\n', "\n    "));
+        }
+        outcomes.push(Outcome {
+            name: s.name.clone(),
+            secs,
+            problems,
+        });
+    }
+    print_summary(&outcomes, work);
+    outcomes.iter().all(|o| o.problems.is_empty())
+}
+
+fn print_summary(outcomes: &[Outcome], work: &Path) {
+    println!("\nVM scenarios (logs under {}):", work.display());
+    for o in outcomes {
+        let verdict = if o.problems.is_empty() { "pass" } else { "FAIL" };
+        println!("  {verdict}  {:>5.0} s  {}", o.secs, o.name);
+    }
+    let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
+    let total: f64 = outcomes.iter().map(|o| o.secs).sum();
+    println!(
+        "{} passed, {failed} failed ({total:.0} s)",
+        outcomes.len() - failed
+    );
+}
+
+/// Disks, servers and boots of one scenario; returns its problems.
+pub fn run_one(guest: &Guest, s: &Scenario, dir: &Path) -> Result<Vec<String>> {
+    let setup = Setup::new(guest, s, dir)?;
+    let mut problems = Vec::new();
+    let mut first_boot_id = None;
+    for (i, boot) in s.boots.iter().enumerate() {
+        let label = format!("boot {}", i + 1);
+        let (end, console) = setup.boot(s, boot, i, false, |_| Ok(()))?;
+        let mut bad = evaluate(boot, &end, &console, &setup.root_disk);
+        if let Some(state) = State::parse(&console) {
+            if let (Some(prev), Some(now)) = (&first_boot_id, state_boot_id(&console))
+                && *prev == now
+            {
+                bad.push("the guest reported the same boot id twice".into());
+            }
+            first_boot_id = state_boot_id(&console);
+        }
+        problems.extend(bad.into_iter().map(|p| format!("{label}: {p}")));
+        if !problems.is_empty() {
+            break;
+        }
+    }
+    Ok(problems)
+}
+
+fn state_boot_id(console: &str) -> Option<String> {
+    let at = console.find("\nboot_id\t")?;
+    console[at + 9..].lines().next().map(|l| l.trim().to_string())
+}
+
+/// Compares one boot's end with its expectations.
+fn evaluate(boot: &Boot, end: &End, console: &str, root_disk: &Path) -> Vec<String> {
+    let tail = || {
+        let lines: Vec<&str> = console.lines().collect();
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    };
+    match (&boot.expect.failure, end) {
+        (Some(want), End::Failed) => {
+            let mut bad = check::failure(want, console);
+            bad.extend(files_on_disk(&boot.expect.files, root_disk));
+            bad
+        }
+        (None, End::Reported) => match State::parse(console) {
+            Some(state) => check::state(&boot.expect, &state),
+            None => vec!["the collector's report is incomplete".into()],
+        },
+        (Some(_), other) => vec![format!("expected a failure, got {other:?}; console ends:\n{}", tail())],
+        (None, End::Failed) => vec![format!("provisioning failed; console ends:\n{}", tail())],
+        (None, other) => vec![format!("no report ({other:?}); console ends:\n{}", tail())],
+    }
+}
+
+/// After a failed boot the guest cannot report: look at the root disk image itself.
+fn files_on_disk(
+    files: &BTreeMap<String, crate::scenario::FileExpect>,
+    root_disk: &Path,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (path, want) in files {
+        let out = Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("stat {path}"))
+            .arg(root_disk)
+            .output();
+        let Ok(out) = out else {
+            bad.push("cannot run debugfs".into());
+            continue;
+        };
+        let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+        let exists = !text.contains("File not found");
+        if exists == want.absent {
+            let what = if exists { "exists" } else { "is absent" };
+            bad.push(format!("file {path} {what} on the root disk"));
+        }
+    }
+    bad
+}
+
+/// A scenario's disks and servers, shared by its boots.
+struct Setup<'a> {
+    guest: &'a Guest,
+    dir: PathBuf,
+    root_disk: PathBuf,
+    disks: Vec<PathBuf>,
+    http: Option<HttpServer>,
+    tftp_dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+}
+
+impl<'a> Setup<'a> {
+    fn new(guest: &'a Guest, s: &Scenario, dir: &Path) -> Result<Setup<'a>> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+        }
+        host::mkdir(&dir.join("kargs"))?;
+        let root_disk = dir.join("root.img");
+        host::run(
+            Command::new("cp")
+                .args(["--sparse=always", "--reflink=auto"])
+                .arg(&guest.root_image)
+                .arg(&root_disk),
+        )?;
+        let mut disks = Vec::new();
+        for (i, d) in s.disks.iter().enumerate() {
+            let path = dir.join(format!("disk{}.img", i + 1));
+            let file = std::fs::File::create(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.set_len(d.size_mib * 1024 * 1024)
+                .map_err(|e| format!("cannot size {}: {e}", path.display()))?;
+            if let Some(layout) = &d.layout {
+                let mut child = Command::new("sfdisk")
+                    .args(["--quiet", "--no-reread", "--no-tell-kernel"])
+                    .arg(&path)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot start sfdisk: {e}"))?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    use std::io::Write as _;
+                    stdin
+                        .write_all(layout.as_bytes())
+                        .map_err(|e| format!("cannot feed sfdisk: {e}"))?;
+                }
+                let status = child.wait().map_err(|e| format!("sfdisk: {e}"))?;
+                if !status.success() {
+                    return Err(format!("sfdisk could not apply the layout of disk {}", i + 1));
+                }
+            }
+            disks.push(path);
+        }
+        let http = if s.serve.http.is_empty() {
+            None
+        } else {
+            let mut files = BTreeMap::new();
+            for (url_path, file) in &s.serve.http {
+                files.insert(url_path.clone(), host::read(&s.file(file))?);
+            }
+            Some(HttpServer::start(
+                files,
+                Duration::from_secs(s.serve.http_delay_secs),
+            )?)
+        };
+        let tftp_dir = if s.serve.tftp.is_empty() {
+            None
+        } else {
+            let tftp = dir.join("tftp");
+            host::mkdir(&tftp)?;
+            for (name, file) in &s.serve.tftp {
+                host::write(&tftp.join(name), host::read(&s.file(file))?)?;
+            }
+            Some(tftp)
+        };
+        let config = s.fw_cfg_config.as_ref().map(|c| s.file(c));
+        Ok(Setup {
+            guest,
+            dir: dir.to_path_buf(),
+            root_disk,
+            disks,
+            http,
+            tftp_dir,
+            config,
+        })
+    }
+
+    /// One boot of the scenario, following reboots the kernel-argument helper asks for.
+    /// `while_held` runs once the state is reported when `hold` is set (the demo).
+    fn boot(
+        &self,
+        s: &Scenario,
+        boot: &Boot,
+        index: usize,
+        hold: bool,
+        while_held: impl Fn(&str) -> Result<()>,
+    ) -> Result<(End, String)> {
+        let mut args = vec![
+            "console=ttyS0,115200".to_string(),
+            "root=/dev/vda".into(),
+            "rw".into(),
+            "panic=-1".into(),
+            "loglevel=4".into(),
+            format!("ignition.platform.id={}", s.platform),
+        ];
+        if boot.firstboot {
+            args.push("ignition.firstboot".into());
+        }
+        args.extend(s.kargs.iter().cloned());
+        args.extend(boot.kargs.iter().cloned());
+        let store = self.dir.join("kargs/cmdline");
+        host::write(&store, args.join(" ") + "\n")?;
+
+        let checks = self.dir.join(format!("checks-{}.txt", index + 1));
+        host::write(&checks, crate::scenario::checks(&boot.expect))?;
+        let mut fw_cfg = vec![("opt/kindling/checks".to_string(), checks)];
+        if let Some(config) = &self.config {
+            fw_cfg.push(("opt/com.coreos/config".into(), config.clone()));
+        }
+        if hold {
+            let flag = self.dir.join("hold");
+            host::write(&flag, "1")?;
+            fw_cfg.push(("opt/kindling/hold".into(), flag));
+        }
+        let mut console = String::new();
+        for attempt in 0..=MAX_KARGS_REBOOTS {
+            let cmdline = String::from_utf8_lossy(&host::read(&store)?).trim().to_string();
+            let vm = vm::Boot {
+                guest: self.guest,
+                root_disk: self.root_disk.clone(),
+                disks: self.disks.clone(),
+                cmdline: cmdline.clone(),
+                fw_cfg: fw_cfg.clone(),
+                http_port: self.http.as_ref().map(|h| h.port),
+                tftp_dir: self.tftp_dir.clone(),
+                hostfwd: s.hostfwd(),
+                tpm_state: s.tpm.then(|| self.dir.join("tpm")),
+                kargs_dir: self.dir.join("kargs"),
+                log: self.dir.join(format!("console-{}.{attempt}.log", index + 1)),
+            };
+            let mut running = vm.spawn()?;
+            let end = running.wait(Duration::from_secs(boot.timeout_secs), hold);
+            console.push_str(&running.console());
+            if end == End::Reported && hold {
+                let held = while_held(&console);
+                running.stop();
+                held?;
+            }
+            let changed = String::from_utf8_lossy(&host::read(&store)?).trim() != cmdline;
+            if end == End::Exited && changed {
+                eprintln!("    kernel arguments changed, booting again");
+                continue;
+            }
+            return Ok((end, console));
+        }
+        Ok((End::Exited, console))
+    }
+}

@@ -1,0 +1,264 @@
+//! Scenarios are data: one JSON file per scenario under `qemu/scenarios/` (format in
+//! `qemu/scenarios/README.md`).
+
+use crate::host::Result;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub dir: PathBuf,
+    pub description: String,
+    /// Config passed through QEMU fw_cfg (`opt/com.coreos/config`), a path relative to the
+    /// scenario file. Absent: nothing in fw_cfg.
+    #[serde(default)]
+    pub fw_cfg_config: Option<String>,
+    /// `ignition.platform.id`.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    /// Extra kernel arguments for every boot.
+    #[serde(default)]
+    pub kargs: Vec<String>,
+    /// Extra disks, attached in order as /dev/vdb, /dev/vdc, …
+    #[serde(default)]
+    pub disks: Vec<Disk>,
+    /// Loopback servers the guest reaches.
+    #[serde(default)]
+    pub serve: Serve,
+    /// Attach a software TPM (swtpm) kept across the scenario's boots.
+    #[serde(default)]
+    pub tpm: bool,
+    /// Guest TCP ports forwarded from 127.0.0.1 on the host: host port → guest port.
+    #[serde(default)]
+    pub hostfwd: BTreeMap<u16, u16>,
+    /// Boots in order, on the same disks.
+    pub boots: Vec<Boot>,
+}
+
+fn default_platform() -> String {
+    "qemu".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Disk {
+    /// Size in MiB.
+    pub size_mib: u64,
+    /// Optional `sfdisk` script applied to the blank disk before the first boot.
+    #[serde(default)]
+    pub layout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Serve {
+    /// Files served over HTTP at `http://10.0.2.100/<path>`: URL path → file (relative to the
+    /// scenario file).
+    #[serde(default)]
+    pub http: BTreeMap<String, String>,
+    /// Seconds after the VM starts before the HTTP server accepts connections (until then the
+    /// guest sees connections refused).
+    #[serde(default)]
+    pub http_delay_secs: u64,
+    /// Files served by QEMU's built-in TFTP server at `tftp://10.0.2.2/<name>`.
+    #[serde(default)]
+    pub tftp: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Boot {
+    /// `ignition.firstboot` on the kernel command line.
+    pub firstboot: bool,
+    /// Extra kernel arguments for this boot only.
+    #[serde(default)]
+    pub kargs: Vec<String>,
+    /// Seconds before the boot counts as hung.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    pub expect: Expect,
+}
+
+fn default_timeout() -> u64 {
+    300
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Expect {
+    /// Files in the booted system (or, after a failure, in the root disk image).
+    #[serde(default)]
+    pub files: BTreeMap<String, FileExpect>,
+    /// Unit name → expected `ActiveState` (e.g. "active", "inactive").
+    #[serde(default)]
+    pub units: BTreeMap<String, String>,
+    #[serde(default)]
+    pub users: BTreeMap<String, UserExpect>,
+    /// Disk (e.g. /dev/vdb) → its partitions, in table order.
+    #[serde(default)]
+    pub partitions: BTreeMap<String, Vec<PartitionExpect>>,
+    /// Mount point → expected source device and filesystem type.
+    #[serde(default)]
+    pub mounts: BTreeMap<String, MountExpect>,
+    /// Whether the provisioning stages ran on this boot.
+    #[serde(default)]
+    pub stages_ran: Option<bool>,
+    /// The boot must stop in emergency mode with this failure summary.
+    #[serde(default)]
+    pub failure: Option<FailureExpect>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileExpect {
+    #[serde(default)]
+    pub absent: bool,
+    /// Exact content.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Text the content must contain.
+    #[serde(default)]
+    pub contains: Vec<String>,
+    /// Octal permission bits, e.g. "644".
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub gid: Option<u32>,
+    /// "regular_file", "directory" or "link".
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Symbolic link target.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserExpect {
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub home: Option<String>,
+    #[serde(default)]
+    pub shell: Option<String>,
+    /// Groups the user must be in (others allowed).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PartitionExpect {
+    pub number: u32,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub size_mib: Option<u64>,
+    #[serde(default)]
+    pub start_mib: Option<u64>,
+    /// Partition type GUID (case-insensitive).
+    #[serde(default)]
+    pub type_guid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MountExpect {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub fstype: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FailureExpect {
+    /// The stage the summary names, e.g. "fetch-offline".
+    pub stage: String,
+    /// Text the console summary must contain.
+    #[serde(default)]
+    pub contains: Vec<String>,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+        let mut s: Scenario = serde_json::from_str(&text)
+            .map_err(|e| format!("scenario {}: {e}", path.display()))?;
+        s.name = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        s.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if s.boots.is_empty() {
+            return Err(format!("scenario {}: no boots", path.display()));
+        }
+        Ok(s)
+    }
+
+    pub fn hostfwd(&self) -> Vec<(u16, u16)> {
+        self.hostfwd.iter().map(|(h, g)| (*h, *g)).collect()
+    }
+
+    /// A file the scenario refers to, relative to the scenario file.
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+/// All scenarios in `dir`, or the named ones, in name order.
+pub fn load_all(dir: &Path, names: &[String]) -> Result<Vec<Scenario>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    if !names.is_empty() {
+        for n in names {
+            if !paths.iter().any(|p| p.file_stem().is_some_and(|s| s == n.as_str())) {
+                return Err(format!("no scenario named {n} in {}", dir.display()));
+            }
+        }
+        paths.retain(|p| {
+            p.file_stem()
+                .is_some_and(|s| names.iter().any(|n| s == n.as_str()))
+        });
+    }
+    paths.iter().map(|p| Scenario::load(p)).collect()
+}
+
+/// The collector's request: one "<kind> <argument>" line per thing to report.
+pub fn checks(expect: &Expect) -> String {
+    let mut lines = Vec::new();
+    for path in expect.files.keys() {
+        lines.push(format!("file {path}"));
+    }
+    for unit in expect.units.keys() {
+        lines.push(format!("unit {unit}"));
+    }
+    for user in expect.users.keys() {
+        lines.push(format!("user {user}"));
+    }
+    for disk in expect.partitions.keys() {
+        lines.push(format!("disk {disk}"));
+    }
+    for mount in expect.mounts.keys() {
+        lines.push(format!("mount {mount}"));
+    }
+    if expect.stages_ran.is_some() {
+        for stage in ["fetch-offline", "files"] {
+            lines.push(format!("stage {stage}"));
+        }
+    }
+    lines.join("\n") + "\n"
+}
