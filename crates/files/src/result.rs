@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::Command;
 
 pub const RESULT_PATH: &str = "/etc/.ignition-result.json";
-const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,19 +29,6 @@ pub struct Provisioning {
     pub date: String,
     /// Whether any fetched config was a user config (state file `fetchedConfigs[].kind`).
     pub user_config_provided: bool,
-}
-
-impl Provisioning {
-    /// This boot's id and the current time.
-    pub fn now(user_config_provided: bool) -> Result<Provisioning, FilesError> {
-        let boot_id = std::fs::read_to_string(BOOT_ID_PATH)
-            .map_err(|e| FilesError::new(format!("reading boot ID: {e}")))?;
-        Ok(Provisioning {
-            boot_id: boot_id.trim().to_string(),
-            date: rfc3339_utc(std::time::SystemTime::now()),
-            user_config_provided,
-        })
-    }
 }
 
 /// The `is-live-image` hook: exit 0 means a live (diskless) system; absent means not live.
