@@ -17,6 +17,8 @@ pub enum ProviderError {
     Command { command: String, message: String },
     /// The source answered with something unusable.
     Invalid(String),
+    /// A metadata service answered with a status that means failure.
+    Status { url: String, status: u16 },
 }
 
 impl ProviderError {
@@ -35,6 +37,12 @@ impl fmt::Display for ProviderError {
             }
             ProviderError::Command { command, message } => write!(f, "{command}: {message}"),
             ProviderError::Invalid(message) => f.write_str(message),
+            ProviderError::Status { url, status: 404 } => {
+                write!(f, "fetching {url}: resource not found (HTTP 404)")
+            }
+            ProviderError::Status { url, status } => {
+                write!(f, "fetching {url}: failed to fetch resource (HTTP {status})")
+            }
         }
     }
 }

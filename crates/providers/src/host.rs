@@ -18,6 +18,13 @@ pub struct Host {
     pub qemu_fw_cfg: PathBuf,
     /// The `modprobe` command.
     pub modprobe: String,
+    /// Where block devices appear by filesystem label (config drives, `cidata`).
+    pub disk_by_label: PathBuf,
+    /// Test only: every platform's metadata service (`http://169.254.169.254`,
+    /// `http://100.100.100.200`, `https://metadata.packet.net`, the Azure wireserver, …) is
+    /// replaced by this base URL (`KINDLING_TEST_METADATA_URL`), so tests talk to a loopback
+    /// server. Never set on a real machine.
+    pub metadata_url: Option<String>,
 }
 
 impl Host {
@@ -39,7 +46,16 @@ impl Host {
             config_file: var("IGNITION_CONFIG_FILE", "config.ign").into(),
             qemu_fw_cfg: "/sys/firmware/qemu_fw_cfg".into(),
             modprobe: "modprobe".into(),
+            disk_by_label: "/dev/disk/by-label".into(),
+            metadata_url: std::env::var("KINDLING_TEST_METADATA_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
         }
+    }
+
+    /// `default` (a platform's metadata base URL), or the test override.
+    pub fn metadata<'a>(&'a self, default: &'a str) -> &'a str {
+        self.metadata_url.as_deref().unwrap_or(default)
     }
 }
 
@@ -63,6 +79,8 @@ pub(crate) mod tests {
             config_file: dir.join("config.ign"),
             qemu_fw_cfg: dir.join("qemu_fw_cfg"),
             modprobe: "false".into(),
+            disk_by_label: dir.join("by-label"),
+            metadata_url: None,
         };
         (dir, host)
     }

@@ -5,13 +5,23 @@
 //! something wins. Every platform is a [`Provider`] in [`PLATFORMS`]: adding one is a module and
 //! a line there, the engine does not change.
 
+pub mod aliyun;
 pub mod cmdline;
+pub mod digitalocean;
 mod error;
+pub mod exoscale;
 pub mod file;
+pub mod hetzner;
 mod host;
+pub mod metadata;
 pub mod metal;
+pub mod oraclecloud;
 pub mod qemu;
 pub mod system;
+#[cfg(test)]
+mod testserver;
+pub mod upcloud;
+pub mod vultr;
 
 pub use error::ProviderError;
 pub use host::Host;
@@ -49,7 +59,18 @@ pub trait Provider: Sync {
 }
 
 /// Every platform this build supports, by id.
-pub static PLATFORMS: &[&dyn Provider] = &[&file::File, &metal::Metal, &qemu::Qemu];
+pub static PLATFORMS: &[&dyn Provider] = &[
+    &aliyun::ALIYUN,
+    &digitalocean::DIGITALOCEAN,
+    &exoscale::EXOSCALE,
+    &file::File,
+    &hetzner::HETZNER,
+    &metal::Metal,
+    &oraclecloud::ORACLECLOUD,
+    &qemu::Qemu,
+    &upcloud::UPCLOUD,
+    &vultr::VULTR,
+];
 
 /// The platform with this id.
 pub fn get(id: &str) -> Option<&'static dyn Provider> {
@@ -70,7 +91,7 @@ mod tests {
         for id in ["file", "metal", "qemu"] {
             assert_eq!(get(id).map(|p| p.id()), Some(id));
         }
-        assert!(get("aws").is_none());
+        assert!(get("nosuchcloud").is_none());
         assert!(get("").is_none());
         let mut ids = ids();
         ids.dedup();
