@@ -3,11 +3,16 @@
 //! `ignition.config.merge` / `replace` through a fetch interface.
 
 pub mod base;
+mod decode;
+mod hint;
+pub mod json;
+mod keys;
 pub mod merge;
 pub mod model;
 pub mod parse;
 pub mod render;
 pub mod report;
+mod schema;
 pub mod translate;
 pub mod validate;
 pub mod version;

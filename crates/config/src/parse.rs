@@ -1,6 +1,10 @@
 //! Parsing: version sniffing, per-version schema decoding, validation and translation.
 
-use crate::{Config, Report, Version};
+use crate::json::{self, LineIndex, Node, Value};
+use crate::report::{Entry, Severity};
+use crate::validate::{self, msg};
+use crate::version::SemVer;
+use crate::{Config, Report, Version, decode, hint, keys, schema, translate};
 use std::fmt;
 
 /// A config that parsed and validated (possibly with warnings).
@@ -48,29 +52,102 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     if bytes.is_empty() {
         return Err(ParseError::Empty);
     }
-    let invalid = |message: String| {
-        let mut report = Report::default();
-        report.error(None, message);
-        ParseError::Invalid(report)
+    let lines = LineIndex::new(bytes);
+    let at = |offset: usize, message: String| {
+        ParseError::Invalid(single(None, Some(lines.position(offset)), message))
     };
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
-    let declared = value
-        .get("ignition")
-        .and_then(|i| i.get("version"))
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| invalid("invalid config version (couldn't parse)".into()))?;
-    let version = Version::ALL
-        .into_iter()
-        .find(|v| v.as_str() == declared)
-        .ok_or_else(|| invalid("unsupported config version".into()))?;
-    let mut config: Config = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-    config.ignition.version = crate::model::INTERNAL_VERSION.into();
-    Ok(Parsed {
-        config,
+    let root = json::parse(bytes).map_err(|e| at(e.offset, e.message))?;
+
+    // Upstream first decodes only `ignition.version`, then the whole config with that
+    // version's types.
+    let (stub, error) = decode::decode(&root, &schema::VERSION_STUB, Version::V3_0);
+    if let Some(e) = error {
+        return Err(at(e.offset, e.message));
+    }
+    let declared = stub["Ignition"]["Version"].as_str().unwrap_or("");
+    let Some(semver) = SemVer::parse(declared) else {
+        return Err(bare(msg::INVALID_VERSION));
+    };
+    let Some(version) = semver.accepted() else {
+        return Err(bare(msg::UNKNOWN_VERSION));
+    };
+    let (decoded, error) = decode::decode(&root, &schema::CONFIG, version);
+    if let Some(e) = error {
+        return Err(at(e.offset, e.message));
+    }
+    let config: Config = serde_json::from_value(decoded.clone())
+        .map_err(|e| bare(&format!("internal error decoding the config: {e}")))?;
+
+    let mut report = validate::validate(&config, version);
+    report.merge(validate::duplicates(&config));
+    for entry in &mut report.entries {
+        entry.position = entry
+            .path
+            .as_deref()
+            .map(|p| lines.position(deepest_node(&root, p).start));
+    }
+    report.entries.extend(keys::check(
+        &root,
+        &decoded,
+        &schema::CONFIG,
         version,
-        report: Report::default(),
+        &lines,
+    ));
+    add_hints(&mut report);
+    if report.has_errors() {
+        return Err(ParseError::Invalid(report));
+    }
+    Ok(Parsed {
+        config: translate::translate(config, version),
+        version,
+        report,
     })
+}
+
+/// A report of one error without a path: upstream's errors that come without a report (version
+/// problems) have no position either; syntax and type errors have only a position.
+fn single(path: Option<String>, position: Option<(usize, usize)>, message: String) -> Report {
+    let mut report = Report {
+        entries: vec![Entry {
+            severity: Severity::Error,
+            path,
+            position,
+            message,
+            hint: None,
+        }],
+    };
+    add_hints(&mut report);
+    report
+}
+
+fn bare(message: &str) -> ParseError {
+    ParseError::Invalid(single(None, None, message.to_owned()))
+}
+
+fn add_hints(report: &mut Report) {
+    for entry in &mut report.entries {
+        if entry.hint.is_none() {
+            entry.hint = hint::for_message(&entry.message).map(str::to_owned);
+        }
+    }
+}
+
+/// The deepest node of the tree on a `$.a.0.b` path, matching keys exactly (as upstream's
+/// position tree does); the root when nothing matches.
+fn deepest_node<'a>(root: &'a Node, path: &str) -> &'a Node {
+    let mut node = root;
+    for seg in path.split('.').skip(1) {
+        let next = match &node.value {
+            Value::Object(_) => node.get(seg).map(|m| &m.value),
+            Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    node
 }
 
 #[cfg(test)]
