@@ -114,10 +114,13 @@ fn active_sources() -> Vec<PathBuf> {
     for (file, skip) in [("/proc/mounts", 0), ("/proc/swaps", 1)] {
         let text = fs::read_to_string(file).unwrap_or_default();
         for line in text.lines().skip(skip) {
-            if let Some(src) = line.split_whitespace().next().filter(|s| s.starts_with('/')) {
-                if let Ok(p) = fs::canonicalize(src.replace("\\040", " ")) {
-                    sources.push(p);
-                }
+            if let Some(src) = line
+                .split_whitespace()
+                .next()
+                .filter(|s| s.starts_with('/'))
+                && let Ok(p) = fs::canonicalize(src.replace("\\040", " "))
+            {
+                sources.push(p);
             }
         }
     }
@@ -162,12 +165,18 @@ mod tests {
 
     #[test]
     fn partition_nodes_follow_kernel_naming() {
-        assert_eq!(partition_node(Path::new("/dev/vdb"), 3), Path::new("/dev/vdb3"));
+        assert_eq!(
+            partition_node(Path::new("/dev/vdb"), 3),
+            Path::new("/dev/vdb3")
+        );
         assert_eq!(
             partition_node(Path::new("/dev/nvme0n1"), 1),
             Path::new("/dev/nvme0n1p1")
         );
-        assert_eq!(partition_node(Path::new("/dev/loop0"), 2), Path::new("/dev/loop0p2"));
+        assert_eq!(
+            partition_node(Path::new("/dev/loop0"), 2),
+            Path::new("/dev/loop0p2")
+        );
     }
 
     #[test]
@@ -178,7 +187,11 @@ mod tests {
         let d = Devices::default();
         let p = img.to_string_lossy().into_owned();
         assert_eq!(d.backing(&p), Ok(Backing::Image(img.clone())));
-        assert!(d.backing("/dev/does-not-exist").unwrap_err().contains("not found"));
+        assert!(
+            d.backing("/dev/does-not-exist")
+                .unwrap_err()
+                .contains("not found")
+        );
         assert!(usage(&Backing::Image(img)).active_partitions.is_empty());
     }
 }

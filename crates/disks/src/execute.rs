@@ -6,7 +6,7 @@ use crate::devices::{Backing, partition_node};
 use crate::filesystems::{self, FsAction};
 use crate::kernel;
 use crate::partitions::PartitionAction;
-use crate::plan::{DiskPlan, FsPlan, Plan};
+use crate::plan::{DiskPlan, FsPlan, Plan, Target};
 use crate::probe::{self, Window};
 use crate::table;
 use kindling_report::Recorder;
@@ -63,10 +63,14 @@ pub fn execute(plan: &Plan, timeout: Duration, rec: &mut Recorder) -> Result<(),
         .map_err(at(&d.config_path))?;
     }
     for r in &plan.raids {
-        rec.op(format!("creating {:?}", r.name), Some(&r.config_path), |_| {
-            filesystems::run(&r.argv).map_err(|e| format!("mdadm failed: {e}"))?;
-            kernel::wait_for(&[Path::new(&r.device)], &[], timeout)
-        })
+        rec.op(
+            format!("creating {:?}", r.name),
+            Some(&r.config_path),
+            |_| {
+                filesystems::run(&r.argv).map_err(|e| format!("mdadm failed: {e}"))?;
+                kernel::wait_for(&[Path::new(&r.device)], &[], timeout)
+            },
+        )
         .map_err(at(&r.config_path))?;
     }
     format_all(&plan.filesystems, timeout, rec)
@@ -102,7 +106,10 @@ fn apply_disk(d: &DiskPlan, timeout: Duration) -> Result<(), String> {
 fn tell_kernel(d: &DiskPlan, file: &std::fs::File) -> Result<(), String> {
     if d.wipe_table {
         return kernel::reread(file).map_err(|e| {
-            format!("the kernel did not re-read the partition table of {:?}: {e}", d.device)
+            format!(
+                "the kernel did not re-read the partition table of {:?}: {e}",
+                d.device
+            )
         });
     }
     let ss = d.sector_size;
@@ -112,8 +119,12 @@ fn tell_kernel(d: &DiskPlan, file: &std::fs::File) -> Result<(), String> {
         | PartitionAction::Recreate { .. }
         | PartitionAction::Resize { .. } = &p.action
         {
-            kernel::del_partition(file, n)
-                .map_err(|e| format!("removing partition {n} of {:?} from the kernel: {e}", d.device))?;
+            kernel::del_partition(file, n).map_err(|e| {
+                format!(
+                    "removing partition {n} of {:?} from the kernel: {e}",
+                    d.device
+                )
+            })?;
         }
     }
     for p in &d.partitions {
@@ -122,7 +133,10 @@ fn tell_kernel(d: &DiskPlan, file: &std::fs::File) -> Result<(), String> {
         | PartitionAction::Resize { number, new, .. } = &p.action
         {
             kernel::add_partition(file, *number, new.first * ss, new.size() * ss).map_err(|e| {
-                format!("adding partition {number} of {:?} to the kernel: {e}", d.device)
+                format!(
+                    "adding partition {number} of {:?} to the kernel: {e}",
+                    d.device
+                )
             })?;
         }
     }
@@ -155,7 +169,10 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
         .iter()
         .filter(|p| !matches!(p.action, FsAction::Reuse(_)))
         .collect();
-    for p in fss.iter().filter(|p| matches!(p.action, FsAction::Reuse(_))) {
+    for p in fss
+        .iter()
+        .filter(|p| matches!(p.action, FsAction::Reuse(_)))
+    {
         log::info!(
             "filesystem at {:?} is already correctly formatted. Skipping mkfs...",
             p.fs.device
@@ -168,69 +185,76 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
         kernel::wait_for(&[Path::new(&p.fs.device)], &[], timeout).map_err(at(&p.config_path))?;
     }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results = rec.op("formatting filesystems", Some("$.storage.filesystems"), |rec| {
-        let mut results: Vec<(usize, Duration, Result<(), String>)> = Vec::new();
-        for chunk in work.chunks(workers).enumerate() {
-            let (base, chunk) = chunk;
-            let done: Vec<_> = std::thread::scope(|s| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|p| {
-                        s.spawn(move || {
-                            let started = Instant::now();
-                            let r = format_one(p);
-                            (started.elapsed(), r)
+    rec.op(
+        "formatting filesystems",
+        Some("$.storage.filesystems"),
+        |rec| {
+            let mut results: Vec<(usize, Duration, Result<(), String>)> = Vec::new();
+            for (base, chunk) in work.chunks(workers).enumerate() {
+                let done: Vec<_> = std::thread::scope(|s| {
+                    let handles: Vec<_> = chunk
+                        .iter()
+                        .map(|p| {
+                            s.spawn(move || {
+                                let started = Instant::now();
+                                let r = format_one(p);
+                                (started.elapsed(), r)
+                            })
                         })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| (Duration::ZERO, Err("formatting thread panicked".into())))
-                    })
-                    .collect()
-            });
-            for (i, (took, r)) in done.into_iter().enumerate() {
-                results.push((base * workers + i, took, r));
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                (Duration::ZERO, Err("formatting thread panicked".into()))
+                            })
+                        })
+                        .collect()
+                });
+                for (i, (took, r)) in done.into_iter().enumerate() {
+                    results.push((base * workers + i, took, r));
+                }
             }
-        }
-        let mut errors = Vec::new();
-        for (i, took, r) in results {
-            let p = work[i];
-            let name = format!(
-                "creating {:?} filesystem on {:?}",
-                p.fs.format.as_deref().unwrap_or_default(),
-                p.fs.device
-            );
-            if let Err(e) = &r {
-                errors.push((p.config_path.clone(), e.clone()));
+            let mut errors = Vec::new();
+            for (i, took, r) in results {
+                let p = work[i];
+                let name = format!(
+                    "creating {:?} filesystem on {:?}",
+                    p.fs.format.as_deref().unwrap_or_default(),
+                    p.fs.device
+                );
+                if let Err(e) = &r {
+                    errors.push((p.config_path.clone(), e.clone()));
+                }
+                rec.record(name, Some(&p.config_path), took, r);
             }
-            rec.record(name, Some(&p.config_path), took, r);
-        }
-        // All errors joined with newlines, as upstream.
-        match errors.first() {
-            None => Ok(()),
-            Some((path, _)) => Err(DisksError {
-                message: errors
-                    .iter()
-                    .map(|(_, e)| e.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                config_path: Some(path.clone()),
-            }),
-        }
-    });
-    results
+            // All errors joined with newlines, as upstream.
+            match errors.first() {
+                None => Ok(()),
+                Some((path, _)) => Err(DisksError {
+                    message: errors
+                        .iter()
+                        .map(|(_, e)| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    config_path: Some(path.clone()),
+                }),
+            }
+        },
+    )
 }
 
 fn format_one(p: &FsPlan) -> Result<(), String> {
-    let target = p.target.as_deref().ok_or_else(|| {
-        format!(
-            "{:?} is a partition inside a disk image; it can be planned but not formatted in place",
-            p.fs.device
-        )
-    })?;
+    match &p.target {
+        Target::Path(path) => format_at(p, path),
+        Target::InImage(image, offset, size) => {
+            let loopdev = LoopDevice::attach(image, *offset, *size)?;
+            format_at(p, &loopdev.0)
+        }
+    }
+}
+
+fn format_at(p: &FsPlan, target: &Path) -> Result<(), String> {
     let dev = target.to_string_lossy();
     if p.action == FsAction::Deferred {
         // The array did not exist when the plan was made: decide now, the same way.
@@ -247,6 +271,37 @@ fn format_one(p: &FsPlan) -> Result<(), String> {
         settle(&dev);
     }
     Ok(())
+}
+
+/// A loop device over a window of an image file, detached when dropped.
+struct LoopDevice(PathBuf);
+
+impl LoopDevice {
+    fn attach(image: &Path, offset: u64, size: u64) -> Result<LoopDevice, String> {
+        let out = Command::new("losetup")
+            .args(["--find", "--show", "--offset", &offset.to_string()])
+            .args(["--sizelimit", &size.to_string()])
+            .arg(image)
+            .output()
+            .map_err(|e| format!("cannot run losetup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "losetup on {image:?} (offset {offset}, size {size}) failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(LoopDevice(PathBuf::from(
+            String::from_utf8_lossy(&out.stdout).trim(),
+        )))
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        if let Err(e) = Command::new("losetup").arg("-d").arg(&self.0).output() {
+            log::warn!("cannot detach {:?}: {e}", self.0);
+        }
+    }
 }
 
 /// Let udev see the new filesystem (labels and UUIDs under /dev/disk) before the next stage.

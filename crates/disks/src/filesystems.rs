@@ -118,7 +118,8 @@ pub fn run(argv: &[String]) -> Result<(), String> {
 
 /// Erase signatures and create the filesystem on an existing device.
 pub fn format(fs: &Filesystem, device: &str) -> Result<(), String> {
-    run(&["wipefs".into(), "-a".into(), device.into()]).map_err(|e| format!("wipefs failed: {e}"))?;
+    run(&["wipefs".into(), "-a".into(), device.into()])
+        .map_err(|e| format!("wipefs failed: {e}"))?;
     if let Some(argv) = mkfs_command(fs, device)? {
         run(&argv).map_err(|e| format!("mkfs failed: {e}"))?;
     }
@@ -214,24 +215,53 @@ mod tests {
     fn formats_image_files_with_label_and_uuid() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("ext4", "ext4lbl", "9c1e1e7a-0d1b-4b5e-8b3c-2f1d1c1b1a19", "[]"),
-            ("btrfs", "btrfslbl", "3f3c1a2e-7f43-4f61-9d0e-6c1a2b3c4d5e", "[]"),
-            ("xfs", "xfslbl", "7b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", r#"["--unsupported"]"#),
-            ("swap", "swaplbl", "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d", "[]"),
+            (
+                "ext4",
+                "ext4lbl",
+                "9c1e1e7a-0d1b-4b5e-8b3c-2f1d1c1b1a19",
+                "[]",
+            ),
+            (
+                "btrfs",
+                "btrfslbl",
+                "3f3c1a2e-7f43-4f61-9d0e-6c1a2b3c4d5e",
+                "[]",
+            ),
+            (
+                "xfs",
+                "xfslbl",
+                "7b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+                r#"["--unsupported"]"#,
+            ),
+            (
+                "swap",
+                "swaplbl",
+                "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
+                "[]",
+            ),
             ("vfat", "VFATLBL", "2e24ec82", "[]"),
         ];
         for (format, label, uuid, opts) in cases {
             let img = dir.path().join(format!("{format}.img"));
-            std::fs::File::create(&img).unwrap().set_len(320 << 20).unwrap();
+            std::fs::File::create(&img)
+                .unwrap()
+                .set_len(320 << 20)
+                .unwrap();
             let dev = img.to_string_lossy().into_owned();
             let cfg = fs(&format!(
                 r#"{{"device":"{dev}","format":"{format}","label":"{label}","uuid":"{uuid}","options":{opts},"wipeFilesystem":true}}"#
             ));
             format_checked(&cfg, &dev);
-            let w = Window { path: &img, offset: None };
+            let w = Window {
+                path: &img,
+                offset: None,
+            };
             let got = probe(&w).unwrap().unwrap();
             assert_eq!((got.fs_type.as_str(), got.label.as_str()), (format, label));
-            assert_eq!(canonical_uuid(format, &got.uuid), canonical_uuid(format, uuid));
+            assert_eq!(
+                canonical_uuid(format, &got.uuid),
+                canonical_uuid(format, uuid)
+            );
             // The same config without wipe now reuses it.
             let mut again = cfg.clone();
             again.wipe_filesystem = None;

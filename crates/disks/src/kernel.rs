@@ -117,9 +117,15 @@ mod tests {
         let here = dir.path().join("here");
         std::fs::write(&here, "").unwrap();
         let gone = dir.path().join("gone");
-        assert_eq!(wait_for(&[&here], &[&gone], Duration::from_millis(10)), Ok(()));
+        assert_eq!(
+            wait_for(&[&here], &[&gone], Duration::from_millis(10)),
+            Ok(())
+        );
         let e = wait_for(&[&gone], &[&here], Duration::from_millis(50)).unwrap_err();
-        assert!(e.contains("did not appear") && e.contains("did not go away"), "{e}");
+        assert!(
+            e.contains("did not appear") && e.contains("did not go away"),
+            "{e}"
+        );
     }
 
     #[test]

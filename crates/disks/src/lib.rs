@@ -49,9 +49,11 @@ pub fn run(
             continue;
         }
         let path = format!("$.storage.disks.{i}");
-        rec.op(format!("waiting for {:?}", disk.device), Some(&path), |_| {
-            kernel::wait_for(&[Path::new(&disk.device)], &[], timeout)
-        })
+        rec.op(
+            format!("waiting for {:?}", disk.device),
+            Some(&path),
+            |_| kernel::wait_for(&[Path::new(&disk.device)], &[], timeout),
+        )
         .map_err(|message| DisksError {
             message,
             config_path: Some(path.clone()),

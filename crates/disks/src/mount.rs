@@ -132,9 +132,7 @@ pub fn umount(config: &Config, root: &Path, rec: &mut Recorder) -> Result<(), Di
         rec.op(
             format!("unmounting {:?}", target.display().to_string()),
             Some(&config_path),
-            |_| {
-                nix::mount::umount(&target).map_err(|e| format!("umount {target:?}: {e}"))
-            },
+            |_| nix::mount::umount(&target).map_err(|e| format!("umount {target:?}: {e}")),
         )
         .map_err(|message| DisksError {
             message,
@@ -164,7 +162,10 @@ mod tests {
                 {"device":"/dev/f","format":"vfat","path":"/boot"},
                 {"device":"/dev/g","format":"ext4"}]}}"#,
         );
-        let order: Vec<&str> = mountable(&c).iter().map(|(_, fs, _)| fs.device.as_str()).collect();
+        let order: Vec<&str> = mountable(&c)
+            .iter()
+            .map(|(_, fs, _)| fs.device.as_str())
+            .collect();
         assert_eq!(order, ["/dev/c", "/dev/f", "/dev/a"]);
         assert_eq!(mountable(&c)[0].0, "$.storage.filesystems.2");
     }
@@ -175,9 +176,15 @@ mod tests {
         let root = dir.path();
         fs::create_dir(root.join("home")).unwrap();
         let made = prepare_mount_point(root, "/home/test/.ssh/foo").unwrap();
-        assert_eq!(made, ["/home/test", "/home/test/.ssh", "/home/test/.ssh/foo"]);
+        assert_eq!(
+            made,
+            ["/home/test", "/home/test/.ssh", "/home/test/.ssh/foo"]
+        );
         assert!(root.join("home/test/.ssh/foo").is_dir());
-        assert_eq!(prepare_mount_point(root, "/home/test").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            prepare_mount_point(root, "/home/test").unwrap(),
+            Vec::<String>::new()
+        );
         // filesystem.pathusessymlinks
         std::os::unix::fs::symlink("/etc", root.join("tmp0")).unwrap();
         let e = prepare_mount_point(root, "/tmp0/x").unwrap_err();
@@ -205,7 +212,11 @@ mod tests {
         assert_eq!(made, ["/data"]);
         let e = r.unwrap_err();
         assert_eq!(e.config_path.as_deref(), Some("$.storage.filesystems.0"));
-        assert!(e.message.contains("mount -o doesnotexist -t ext4"), "{}", e.message);
+        assert!(
+            e.message.contains("mount -o doesnotexist -t ext4"),
+            "{}",
+            e.message
+        );
         assert_eq!(rec.operations().len(), 1);
     }
 }

@@ -12,15 +12,34 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionAction {
     /// Exists and matches: left untouched.
-    Keep { number: u32, entry: Entry },
+    Keep {
+        number: u32,
+        entry: Entry,
+    },
     /// Must not exist and does not.
-    Absent { number: u32 },
-    Create { number: u32, entry: Entry },
-    Delete { number: u32, old: Entry },
+    Absent {
+        number: u32,
+    },
+    Create {
+        number: u32,
+        entry: Entry,
+    },
+    Delete {
+        number: u32,
+        old: Entry,
+    },
     /// Did not match and `wipePartitionEntry` allows deleting and recreating it.
-    Recreate { number: u32, old: Entry, new: Entry },
+    Recreate {
+        number: u32,
+        old: Entry,
+        new: Entry,
+    },
     /// `resize: true` and everything but the size matches: same identity, new size.
-    Resize { number: u32, old: Entry, new: Entry },
+    Resize {
+        number: u32,
+        old: Entry,
+        new: Entry,
+    },
 }
 
 impl PartitionAction {
@@ -161,7 +180,10 @@ fn matches(existing: &Entry, spec: &Spec) -> Result<(), String> {
 /// A new entry as sgdisk creates it from a resolved spec.
 fn new_entry(spec: &Spec) -> Result<Entry, String> {
     let (Some(first), Some(size)) = (spec.start, spec.size) else {
-        return Err(format!("partition {} has no resolved placement", spec.number));
+        return Err(format!(
+            "partition {} has no resolved placement",
+            spec.number
+        ));
     };
     Ok(Entry {
         type_guid: parse_guid(&spec.cfg.type_guid, "typeGuid")?.unwrap_or(DEFAULT_TYPE_GUID),
@@ -193,9 +215,8 @@ pub fn decide(
     let mut specs = Vec::new();
     for &index in &order {
         let cfg = &disk.partitions[index];
-        let sized = mib_to_sectors(cfg.start_mib, sector_size, "startMiB").and_then(|start| {
-            Ok((start, mib_to_sectors(cfg.size_mib, sector_size, "sizeMiB")?))
-        });
+        let sized = mib_to_sectors(cfg.start_mib, sector_size, "startMiB")
+            .and_then(|start| Ok((start, mib_to_sectors(cfg.size_mib, sector_size, "sizeMiB")?)));
         let number = u32::try_from(cfg.number).map_err(|_| format!("number {}", cfg.number));
         match (sized, number) {
             (Ok((start, size)), Ok(number)) => specs.push(Spec {
@@ -306,9 +327,7 @@ pub fn decide(
                     old: old.clone(),
                     new,
                 }),
-                Err(_)
-                    if spec.cfg.resize == Some(true) && matches_common(old, spec).is_ok() =>
-                {
+                Err(_) if spec.cfg.resize == Some(true) && matches_common(old, spec).is_ok() => {
                     spec.size
                         .map(|size| PartitionAction::Resize {
                             number,
@@ -339,7 +358,7 @@ pub fn decide(
         }
     }
 
-    let table_after = if actions.iter().any(|d| d.action.modifies()) {
+    let table_after = if refusals.is_empty() && actions.iter().any(|d| d.action.modifies()) {
         match apply(existing, &actions) {
             Ok(t) => Some(t),
             Err(e) => {

@@ -80,7 +80,9 @@ impl Layout {
             start
         };
         let last = if size == 0 {
-            largest.map(|b| b.1).ok_or("no free space left on the disk")?
+            largest
+                .map(|b| b.1)
+                .ok_or("no free space left on the disk")?
         } else {
             first + size - 1
         };

@@ -99,9 +99,18 @@ pub struct FsPlan {
     pub action: FsAction,
     /// Whether the device is a block device (udev, node waits) rather than an image.
     pub block: bool,
-    /// What mkfs runs on: the configured device, or the image file that stands for it;
-    /// `None` for a partition inside an image file (planned, but not formattable in place).
-    pub target: Option<PathBuf>,
+    /// What mkfs runs on: the configured device, or the image file that stands for it.
+    pub target: Target,
+}
+
+/// Where a filesystem is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A device node or an image file, used whole.
+    Path(PathBuf),
+    /// A partition inside a disk image: (image, offset, size) in bytes, reached through a loop
+    /// device when executed.
+    InImage(PathBuf, u64, u64),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -214,11 +223,13 @@ fn plan_disk(
     let mut file =
         File::open(backing.path()).map_err(|e| format!("cannot open {:?}: {e}", backing.path()))?;
     let sector_size = devices.sector_size(&backing, &mut file)?;
-    let total = device_bytes(&mut file).map_err(|e| format!("cannot size {dev:?}: {e}"))?
-        / sector_size;
+    let total =
+        device_bytes(&mut file).map_err(|e| format!("cannot size {dev:?}: {e}"))? / sector_size;
     let usage = devices::usage(&backing);
     if usage.disk_in_use && usage.active_partitions.is_empty() {
-        return Err(format!("refusing to operate on directly active disk {dev:?}"));
+        return Err(format!(
+            "refusing to operate on directly active disk {dev:?}"
+        ));
     }
     let wipe_table = disk.wipe_table == Some(true);
     let fresh = || Table::new(sector_size, total).map_err(|e| format!("{dev:?}: {e}"));
@@ -312,7 +323,11 @@ fn planned_partition<'a>(device: &str, plan: &'a Plan) -> Option<(&'a DiskPlan, 
 }
 
 fn source_of(device: &str, plan: &Plan, devices: &Devices) -> Result<(Source, bool), String> {
-    if plan.raids.iter().any(|r| r.device == device || r.name == device) {
+    if plan
+        .raids
+        .iter()
+        .any(|r| r.device == device || r.name == device)
+    {
         return Ok((Source::Array, true));
     }
     if let Some(d) = plan.disks.iter().find(|d| d.device == device) {
@@ -336,7 +351,11 @@ fn source_of(device: &str, plan: &Plan, devices: &Devices) -> Result<(Source, bo
         }
         let ss = d.sector_size;
         return Ok((
-            Source::InDisk(d.backing.path().to_path_buf(), entry.first * ss, entry.size() * ss),
+            Source::InDisk(
+                d.backing.path().to_path_buf(),
+                entry.first * ss,
+                entry.size() * ss,
+            ),
             block,
         ));
     }
@@ -350,12 +369,14 @@ fn plan_filesystem(
     fs: &Filesystem,
     plan: &Plan,
     devices: &Devices,
-) -> Result<(FsAction, bool, Option<PathBuf>), String> {
+) -> Result<(FsAction, bool, Target), String> {
     let (source, block) = source_of(&fs.device, plan, devices)?;
     let target = match (&source, block) {
-        (_, true) => Some(PathBuf::from(&fs.device)),
-        (Source::Whole(path), false) => Some(path.clone()),
-        _ => None,
+        (Source::Whole(path), false) => Target::Path(path.clone()),
+        (Source::InDisk(path, offset, size), false) => {
+            Target::InImage(path.clone(), *offset, *size)
+        }
+        _ => Target::Path(PathBuf::from(&fs.device)),
     };
     let found: Option<Found> = match &source {
         Source::Array => {
@@ -396,7 +417,9 @@ fn check_member(member: &str, plan: &Plan, devices: &Devices) -> Result<(), Stri
         None => devices::usage(&devices.backing(member)?).disk_in_use,
     };
     if active {
-        return Err(format!("refusing to use active device {member:?} in an array"));
+        return Err(format!(
+            "refusing to use active device {member:?} in an array"
+        ));
     }
     Ok(())
 }
@@ -405,7 +428,7 @@ fn describe(e: &Entry, ss: u64) -> String {
     let mib = 1 << 20;
     let (start, size) = (e.first * ss, e.size() * ss);
     let amount = |b: u64| {
-        if b % mib == 0 {
+        if b.is_multiple_of(mib) {
             format!("{} MiB", b / mib)
         } else {
             format!("{b} bytes")
@@ -450,7 +473,11 @@ impl fmt::Display for Plan {
                 d.table.entries.len()
             )?;
             if d.wipe_table {
-                writeln!(f, "! WIPE-TABLE {} (every partition on it is dropped)", d.device)?;
+                writeln!(
+                    f,
+                    "! WIPE-TABLE {} (every partition on it is dropped)",
+                    d.device
+                )?;
             }
             let ss = d.sector_size;
             for p in &d.partitions {
@@ -475,7 +502,11 @@ impl fmt::Display for Plan {
                         describe(new, ss)
                     )?,
                     PartitionAction::Resize { old, new, .. } => {
-                        let shrink = if new.size() < old.size() { " (SHRINKS: data past the new end is lost)" } else { "" };
+                        let shrink = if new.size() < old.size() {
+                            " (SHRINKS: data past the new end is lost)"
+                        } else {
+                            ""
+                        };
                         writeln!(
                             f,
                             "! RESIZE   {name} from {} to {} sectors{shrink} ({})",
@@ -507,7 +538,10 @@ impl fmt::Display for Plan {
                 FsAction::Reuse(found) => writeln!(
                     f,
                     "  REUSE    {dev} ({})",
-                    found.as_ref().map(found_text).unwrap_or_else(|| "blank".into())
+                    found
+                        .as_ref()
+                        .map(found_text)
+                        .unwrap_or_else(|| "blank".into())
                 )?,
                 FsAction::Create => writeln!(f, "  FORMAT   {dev} as {format}{mkfs}")?,
                 FsAction::Wipe(Some(found)) => writeln!(
@@ -515,9 +549,10 @@ impl fmt::Display for Plan {
                     "! WIPE     {dev} ({}), then FORMAT as {format}{mkfs}",
                     found_text(found)
                 )?,
-                FsAction::Wipe(None) => {
-                    writeln!(f, "! WIPE     {dev} (blank now), then FORMAT as {format}{mkfs}")?
-                }
+                FsAction::Wipe(None) => writeln!(
+                    f,
+                    "! WIPE     {dev} (blank now), then FORMAT as {format}{mkfs}"
+                )?,
                 FsAction::Deferred => writeln!(
                     f,
                     "  FORMAT   {dev} as {format} once the array exists, if it holds no other signature{mkfs}"

@@ -137,7 +137,10 @@ mod tests {
     fn probes_images_and_windows() {
         let dir = tempfile::tempdir().unwrap();
         let img = dir.path().join("fs.img");
-        std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(16 << 20)
+            .unwrap();
         let whole = Window {
             path: &img,
             offset: None,

@@ -68,13 +68,18 @@ mod tests {
 
     #[test]
     fn every_level_spares_and_options() {
-        for level in ["linear", "raid0", "0", "stripe", "raid1", "mirror", "raid4", "raid5", "raid6", "raid10"] {
+        for level in [
+            "linear", "raid0", "0", "stripe", "raid1", "mirror", "raid4", "raid5", "raid6",
+            "raid10",
+        ] {
             let r = raid(&format!(
                 r#"{{"name":"data","level":"{level}","devices":["/dev/vdb","/dev/vdc"]}}"#
             ));
             assert_eq!(
                 mdadm_command(&r).unwrap().join(" "),
-                format!("mdadm --create data --force --run --homehost any --level {level} --raid-devices 2 /dev/vdb /dev/vdc")
+                format!(
+                    "mdadm --create data --force --run --homehost any --level {level} --raid-devices 2 /dev/vdb /dev/vdc"
+                )
             );
         }
         let r = raid(
@@ -94,8 +99,10 @@ mod tests {
     fn impossible_arrays_are_refused() {
         assert!(mdadm_command(&raid(r#"{"name":"d","devices":["/dev/vdb"]}"#)).is_err());
         assert!(
-            mdadm_command(&raid(r#"{"name":"d","level":"raid1","spares":1,"devices":["/dev/vdb"]}"#))
-                .is_err()
+            mdadm_command(&raid(
+                r#"{"name":"d","level":"raid1","spares":1,"devices":["/dev/vdb"]}"#
+            ))
+            .is_err()
         );
     }
 }

@@ -170,7 +170,8 @@ impl Table {
             Some(h) => HeaderBuilder::from_header(h),
             None => {
                 let mut b = HeaderBuilder::new();
-                b.backup_lba(total.saturating_sub(1)).disk_guid(self.disk_guid);
+                b.backup_lba(total.saturating_sub(1))
+                    .disk_guid(self.disk_guid);
                 b
             }
         };
@@ -242,7 +243,11 @@ mod tests {
     }
 
     fn rw(path: &std::path::Path) -> File {
-        OpenOptions::new().read(true).write(true).open(path).unwrap()
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap()
     }
 
     fn entry(first: u64, last: u64, name: &str) -> Entry {
@@ -285,7 +290,10 @@ mod tests {
         t.entries.insert(1, entry(2048, 4095, "a"));
         t.write(&mut f).unwrap();
         zap(&mut f, 512).unwrap();
-        assert!(matches!(Table::read(&mut f, 512).unwrap(), Existing::Nothing));
+        assert!(matches!(
+            Table::read(&mut f, 512).unwrap(),
+            Existing::Nothing
+        ));
         // A DOS table: signature plus one Linux (0x83) record.
         let mut mbr = [0u8; 512];
         mbr[446 + 4] = 0x83;
@@ -293,6 +301,9 @@ mod tests {
         mbr[511] = 0xAA;
         f.seek(SeekFrom::Start(0)).unwrap();
         f.write_all(&mbr).unwrap();
-        assert!(matches!(Table::read(&mut f, 512).unwrap(), Existing::NotGpt));
+        assert!(matches!(
+            Table::read(&mut f, 512).unwrap(),
+            Existing::NotGpt
+        ));
     }
 }

@@ -44,13 +44,21 @@ fn run(table: &Table, json: &str) -> DiskDecision {
 
 fn ok(table: &Table, json: &str) -> DiskDecision {
     let d = run(table, json);
-    assert!(d.refusals.is_empty(), "unexpected refusals: {:?}", d.refusals);
+    assert!(
+        d.refusals.is_empty(),
+        "unexpected refusals: {:?}",
+        d.refusals
+    );
     d
 }
 
 fn refused(table: &Table, json: &str) -> Vec<String> {
     let d = run(table, json);
-    assert!(!d.refusals.is_empty(), "expected a refusal, got {:?}", d.actions);
+    assert!(
+        !d.refusals.is_empty(),
+        "expected a refusal, got {:?}",
+        d.actions
+    );
     d.refusals
 }
 
@@ -135,7 +143,10 @@ fn partition_resize_existing_keeps_identity() {
     assert_eq!(kinds(&d), [(9, "resize")]);
     let (old, new) = (&base.entries[&9], &after(&d).entries[&9]);
     assert_eq!((new.first, new.size()), (old.first, 512 * MIB));
-    assert_eq!((&new.guid, &new.type_guid, &new.name), (&old.guid, &old.type_guid, &old.name));
+    assert_eq!(
+        (&new.guid, &new.type_guid, &new.name),
+        (&old.guid, &old.type_guid, &old.name)
+    );
 }
 
 #[test]
@@ -173,12 +184,21 @@ fn partitions_complex() {
     );
     assert_eq!(
         kinds(&d),
-        [(4, "delete"), (1, "recreate"), (2, "keep"), (3, "create"), (9, "absent")]
+        [
+            (4, "delete"),
+            (1, "recreate"),
+            (2, "keep"),
+            (3, "create"),
+            (9, "absent")
+        ]
     );
     let a = after(&d);
     // Without a start, #1 goes to the largest free block of the dry run (after #5, 578 MiB),
     // and #3 then fills what is left of that block.
-    assert_eq!((a.entries[&1].first, a.entries[&1].size()), (578 * MIB, 64 * MIB));
+    assert_eq!(
+        (a.entries[&1].first, a.entries[&1].size()),
+        (578 * MIB, 64 * MIB)
+    );
     assert_eq!(a.entries[&3].first, 642 * MIB);
     assert_eq!(a.entries[&3].last, a.last_usable);
     assert!(!a.entries.contains_key(&4));
@@ -193,13 +213,19 @@ fn partition_delete_and_delete_all() {
             {"number": 1, "shouldExist": false, "wipePartitionEntry": true}]}"#,
     );
     assert_eq!(kinds(&d), [(1, "delete")]);
-    assert_eq!(after(&d).entries.keys().copied().collect::<Vec<_>>(), [6, 9]);
+    assert_eq!(
+        after(&d).entries.keys().copied().collect::<Vec<_>>(),
+        [6, 9]
+    );
     let all = [1, 2, 3, 4, 6, 7, 9]
         .iter()
         .map(|n| format!(r#"{{"number": {n}, "shouldExist": false, "wipePartitionEntry": true}}"#))
         .collect::<Vec<_>>()
         .join(",");
-    let d = ok(&base(), &format!(r#"{{"device": "/dev/vdb", "partitions": [{all}]}}"#));
+    let d = ok(
+        &base(),
+        &format!(r#"{{"device": "/dev/vdb", "partitions": [{all}]}}"#),
+    );
     assert!(after(&d).entries.is_empty());
 }
 
@@ -207,7 +233,8 @@ fn partition_delete_and_delete_all() {
 fn partition_match_recreate_delete_add() {
     let mut t = blank();
     for n in 1..=3u32 {
-        t.entries.insert(n, entry(u64::from(n) * 64, 64, &format!("p{n}")));
+        t.entries
+            .insert(n, entry(u64::from(n) * 64, 64, &format!("p{n}")));
     }
     let d = ok(
         &t,
@@ -225,7 +252,11 @@ fn partition_match_recreate_delete_add() {
 
 #[test]
 fn no_op_cases_write_nothing() {
-    assert!(ok(&base(), r#"{"device": "/dev/vdb"}"#).table_after.is_none());
+    assert!(
+        ok(&base(), r#"{"device": "/dev/vdb"}"#)
+            .table_after
+            .is_none()
+    );
     let d = ok(
         &base(),
         r#"{"device": "/dev/vdb", "partitions": [
@@ -255,7 +286,10 @@ fn start_and_size_zero_fill_the_disk() {
         r#"{"device": "/dev/vdb", "partitions": [{"number": 1, "startMiB": 0, "sizeMiB": 0}]}"#,
     );
     let t = after(&d);
-    assert_eq!((t.entries[&1].first, t.entries[&1].last), (MIB, t.last_usable));
+    assert_eq!(
+        (t.entries[&1].first, t.entries[&1].last),
+        (MIB, t.last_usable)
+    );
 }
 
 #[test]
@@ -266,7 +300,11 @@ fn number_zero_takes_the_next_free_slots() {
             {"label": "a", "sizeMiB": 32}, {"label": "b", "sizeMiB": 32}, {"label": "c", "sizeMiB": 32}]}"#,
     );
     let t = after(&d);
-    let labels: Vec<_> = t.entries.iter().map(|(n, e)| (*n, e.name.as_str())).collect();
+    let labels: Vec<_> = t
+        .entries
+        .iter()
+        .map(|(n, e)| (*n, e.name.as_str()))
+        .collect();
     assert_eq!(labels, [(1, "a"), (2, "b"), (3, "c")]);
     assert_eq!(t.entries[&3].first, 65 * MIB);
 }
@@ -307,7 +345,10 @@ fn root_with_zeros() {
             "startMiB": 0, "sizeMiB": 0, "wipePartitionEntry": true}]}"#,
     );
     let t = after(&d);
-    assert_eq!((t.entries[&9].first, t.entries[&9].last), (258 * MIB, t.last_usable));
+    assert_eq!(
+        (t.entries[&9].first, t.entries[&9].last),
+        (258 * MIB, t.last_usable)
+    );
     // Already fills the disk: matches.
     let mut filled = base();
     let last = filled.last_usable;
@@ -323,7 +364,9 @@ fn root_with_zeros() {
     // Only a type GUID, free space after it: matches, untouched.
     let d = ok(
         &base(),
-        &format!(r#"{{"device": "/dev/vdb", "partitions": [{{"number": 9, "typeGuid": "{ROOT_TYPE}"}}]}}"#),
+        &format!(
+            r#"{{"device": "/dev/vdb", "partitions": [{{"number": 9, "typeGuid": "{ROOT_TYPE}"}}]}}"#
+        ),
     );
     assert_eq!(kinds(&d), [(9, "keep")]);
 }
@@ -338,7 +381,10 @@ fn refusals_carry_ignition_reasons() {
         ["partition 9 exists but is specified as nonexistant and wipePartitionEntry is false"]
     );
     assert_eq!(
-        refused(&base(), r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 2}]}"#),
+        refused(
+            &base(),
+            r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 2}]}"#
+        ),
         [format!(
             "partition 9 didn't match: size did not match (specified {}, got {})",
             2 * MIB,
@@ -375,13 +421,25 @@ fn refusals_carry_ignition_reasons() {
 #[test]
 fn zeros_without_wipe_must_already_fill_or_start() {
     // failstofill: size 0 would grow #9 into the free space after it.
-    let r = refused(&base(), r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 0}]}"#);
-    assert!(r[0].starts_with("partition 9 didn't match: size did not match"), "{r:?}");
+    let r = refused(
+        &base(),
+        r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 0}]}"#,
+    );
+    assert!(
+        r[0].starts_with("partition 9 didn't match: size did not match"),
+        "{r:?}"
+    );
     // failstostart: start 0 is the largest free block's start, not #9's.
     let mut t = blank();
     t.entries.insert(9, entry(900, 64, "ROOT"));
-    let r = refused(&t, r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "startMiB": 0}]}"#);
-    assert!(r[0].starts_with("partition 9 didn't match: starting sector did not match"), "{r:?}");
+    let r = refused(
+        &t,
+        r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "startMiB": 0}]}"#,
+    );
+    assert!(
+        r[0].starts_with("partition 9 didn't match: starting sector did not match"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -391,19 +449,27 @@ fn active_partitions_and_overlaps_are_refused() {
         active_partitions: [9].into(),
     };
     let d = decide(
-        &disk(r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 512, "resize": true},
-            {"number": 1}]}"#),
+        &disk(
+            r#"{"device": "/dev/vdb", "partitions": [{"number": 9, "sizeMiB": 512, "resize": true},
+            {"number": 1}]}"#,
+        ),
         0,
         "/dev/vdb",
         &base(),
         &usage,
     );
-    assert_eq!(d.refusals, [r#"refusing to modify active partition 9 on "/dev/vdb""#]);
+    assert_eq!(
+        d.refusals,
+        [r#"refusing to modify active partition 9 on "/dev/vdb""#]
+    );
     let r = refused(
         &base(),
         r#"{"device": "/dev/vdb", "partitions": [{"number": 2, "startMiB": 100, "sizeMiB": 64}]}"#,
     );
-    assert!(r[0].starts_with(r#"partition 2 cannot be created on "/dev/vdb": sectors"#), "{r:?}");
+    assert!(
+        r[0].starts_with(r#"partition 2 cannot be created on "/dev/vdb": sectors"#),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -416,5 +482,8 @@ fn four_k_sectors_convert_mib_with_the_logical_size() {
     );
     let a = after(&d);
     assert_eq!((a.entries[&1].first, a.entries[&1].size()), (256, 32 * 256));
-    assert_eq!((a.entries[&2].first, a.entries[&2].last), (33 * 256, a.last_usable));
+    assert_eq!(
+        (a.entries[&2].first, a.entries[&2].last),
+        (33 * 256, a.last_usable)
+    );
 }
