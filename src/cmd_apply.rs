@@ -287,6 +287,21 @@ mod tests {
     }
 
     #[test]
+    fn special_mode_bits_only_from_spec_3_6_0() {
+        use std::os::unix::fs::MetadataExt;
+        // files.customperms and files.customperms.pre-#2042-fix: 3565 = 06755.
+        for (version, want) in [("3.6.0", 0o6755), ("3.5.0", 0o755)] {
+            let json = format!(
+                r#"{{"ignition":{{"version":"{version}"}},"storage":{{"files":[{{"path":"/a","mode":3565,"user":{{"id":500}},"group":{{"id":500}}}}]}}}}"#
+            );
+            let (dir, result) = apply_config(&json, false);
+            result.unwrap();
+            let meta = std::fs::metadata(dir.path().join("target/a")).unwrap();
+            assert_eq!(meta.mode() & 0o7777, want, "{version}");
+        }
+    }
+
+    #[test]
     fn offline_refuses_remote_contents_and_invalid_configs_fail() {
         let json = r#"{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/x","contents":{"source":"http://127.0.0.1:9/x"}}]}}"#;
         let (dir, result) = apply_config(json, false);
