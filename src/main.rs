@@ -4,6 +4,7 @@
 //! subcommands `validate`, `apply` and `plan` are the tools for people and image builders.
 
 mod cmd_apply;
+mod cmd_plan;
 mod cmd_validate;
 mod engine;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     match rest.first().and_then(|a| a.to_str()) {
         Some("validate") => cmd_validate::run(&rest[1..]),
         Some("apply") => cmd_apply::run(&rest[1..]),
+        Some("plan") => cmd_plan::run(&rest[1..]),
         _ => engine::run(rest),
     }
 }
