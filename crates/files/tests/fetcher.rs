@@ -10,6 +10,8 @@ use std::net::TcpListener;
 
 const SHA512: &str = "807e8ff949e61d23f5ee42a629ec96e9fc526b62f030cd70ba2cd5b9d97935461eacc29bf58bcd0426e9e1fdb0eda939603ed52c9c06d0712208a15cd582c60e";
 const SHA256: &str = "352cb4e231c03f9941d54aeee7da755504a7f2096338c609ba5d1b82143419c6";
+/// sha256 of `asdf\nfdsa` (what the loopback server's `/contents` serves).
+const ASDF_SHA256: &str = "e57cc41647638ccb9fb6844f2810807bcaa2aa800438cfb065f17adf6afb48d0";
 /// gzip of `example file\n`.
 const GZIP_B64: &str = "H4sIAAAAAAACA0utSMwtyElVSMvMSeUCAHRwpssNAAAA";
 
@@ -83,28 +85,37 @@ fn bad_hash_fails_and_leaves_nothing() {
     }
 }
 
-#[test]
-fn http_contents_and_append() {
+/// Serve `connections` requests on 127.0.0.1: `/contents`, `/append`, anything else is 404.
+fn serve(connections: usize) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
-        for _ in 0..2 {
+        for _ in 0..connections {
             let (mut stream, _) = listener.accept().unwrap();
             let mut request = [0u8; 4096];
             let n = stream.read(&mut request).unwrap();
-            let body: &[u8] = if request[..n].starts_with(b"GET /contents ") {
-                b"asdf\nfdsa"
+            let request = &request[..n];
+            let (status, body): (&str, &[u8]) = if request.starts_with(b"GET /contents ") {
+                ("200 OK", b"asdf\nfdsa")
+            } else if request.starts_with(b"GET /append ") {
+                ("200 OK", b"\nappended\n")
             } else {
-                b"\nappended\n"
+                ("404 Not Found", b"")
             };
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             stream.write_all(head.as_bytes()).unwrap();
             stream.write_all(body).unwrap();
         }
     });
+    (port, server)
+}
+
+#[test]
+fn http_contents_and_append() {
+    let (port, server) = serve(2);
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir(root.path().join("foo")).unwrap();
     std::fs::write(root.path().join("foo/bar"), "old").unwrap();
@@ -118,5 +129,32 @@ fn http_contents_and_append() {
     assert_eq!(
         std::fs::read_to_string(root.path().join("foo/bar")).unwrap(),
         "asdf\nfdsa\nappended\n"
+    );
+}
+
+#[test]
+fn http_with_hash_good_bad_and_not_found() {
+    let (port, server) = serve(3);
+    let root = tempfile::tempdir().unwrap();
+    let hash = format!("sha512-{}", SHA512);
+    // The served content is not "example file\n": a hash mismatch.
+    let bad = file(
+        &format!("http://127.0.0.1:{port}/contents"),
+        &format!(r#","verification":{{"hash":"{hash}"}}"#),
+    );
+    assert!(apply(root.path(), &bad).is_err());
+    let missing = file(&format!("http://127.0.0.1:{port}/missing"), "");
+    let e = apply(root.path(), &missing).unwrap_err();
+    assert!(e.contains("/missing"), "{e}");
+    let right = format!("sha256-{}", ASDF_SHA256);
+    let good = file(
+        &format!("http://127.0.0.1:{port}/contents"),
+        &format!(r#","verification":{{"hash":"{right}"}}"#),
+    );
+    apply(root.path(), &good).unwrap();
+    server.join().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("foo/bar")).unwrap(),
+        "asdf\nfdsa"
     );
 }
