@@ -5,7 +5,7 @@ use super::flags::Flags;
 use super::journal;
 use super::state::State;
 use super::{Env, StageError};
-use kindling_config::model::INTERNAL_VERSION;
+use kindling_config::model::{INTERNAL_VERSION, Ignition};
 use kindling_config::render::{RenderError, render};
 use kindling_config::{Config, ParseError, Report, Severity, Version};
 use kindling_fetch::{ErrorKind, FetchError, Fetcher};
@@ -78,9 +78,9 @@ pub fn fetch(
         }
         Some(config) => {
             state.record_fetched("user", source, false);
-            fetcher
-                .adopt(&config.ignition)
-                .map_err(fetch_settings_error)?;
+            if !adopt(fetcher, &config.ignition, offline)? {
+                return Ok(None);
+            }
             match recorder.op("rendering config", None, |_| render(config, fetcher)) {
                 Ok(rendered) => {
                     for referenced in &rendered.referenced {
@@ -125,9 +125,9 @@ pub fn fetch(
         }
     };
     let mut config = config;
-    fetcher
-        .adopt(&config.ignition)
-        .map_err(fetch_settings_error)?;
+    if !adopt(fetcher, &config.ignition, offline)? {
+        return Ok(None);
+    }
     fetcher.inline_certificate_authorities(&mut config.ignition);
     let report = kindling_config::validate::validate(&config, Version::V3_7Experimental);
     log_report(&report);
@@ -199,6 +199,19 @@ fn log_report(report: &Report) {
             Severity::Error => log::error!(target: journal::CRIT, "{entry}"),
             Severity::Warning => log::warn!("{entry}"),
         }
+    }
+}
+
+/// Adopt a config's HTTP settings; `false` when fetching its CA bundles needs the network in
+/// the fetch-offline stage.
+fn adopt(fetcher: &mut Fetcher, ignition: &Ignition, offline: bool) -> Result<bool, StageError> {
+    match fetcher.adopt(ignition) {
+        Ok(()) => Ok(true),
+        Err(e) if offline && e.kind == ErrorKind::NeedNet => {
+            log::info!("failed to fetch config: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(fetch_settings_error(e)),
     }
 }
 

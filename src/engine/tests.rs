@@ -380,6 +380,16 @@ fn fetch_offline_caches_a_local_config_that_needs_the_network_later() {
 }
 
 #[test]
+fn fetch_offline_signals_neednet_for_a_remote_certificate_authority() {
+    let h = Harness::new();
+    let config = r#"{"ignition":{"version":"3.5.0","security":{"tls":{"certificateAuthorities":[{"source":"http://127.0.0.1:9/ca.pem"}]}}}}"#;
+    h.write("config.ign", config);
+    assert_eq!(h.stage("fetch-offline"), 0);
+    assert!(exists(&h.path("run/ignition/neednet")));
+    assert!(!exists(&h.path("run/ignition.json")));
+}
+
+#[test]
 fn later_stages_need_the_cache() {
     let h = Harness::new();
     assert_eq!(h.stage("files"), 1);
