@@ -278,8 +278,9 @@ fn an_empty_replace_source_is_still_fetched() {
 fn the_fetched_reference_carries_its_verification_and_headers() {
     let parent = config(&format!(
         r#"{{"ignition": {{"version": "3.1.0", "config": {{"merge": [{{"source": "{FIXTURES}child.ign",
-            "verification": {{"hash": "sha512-abc"}}, "compression": "gzip",
-            "httpHeaders": [{{"name": "X-Token", "value": "t"}}]}}]}}}}}}"#
+            "verification": {{"hash": "sha512-{}"}}, "compression": "gzip",
+            "httpHeaders": [{{"name": "X-Token", "value": "t"}}]}}]}}}}}}"#,
+        "0".repeat(128)
     ));
     let mut fetcher = TestFetcher::default();
     rendered(parent.clone(), &mut fetcher);
@@ -412,4 +413,46 @@ fn too_many_references_in_all_are_refused() {
     );
     assert!(error.contains("referenced configs in all"), "{error}");
     assert_eq!(fetcher.fetched.len(), MAX_REFERENCED);
+}
+
+#[test]
+fn config_merge_failed() {
+    // Blackbox config.merge.failed: each config is valid, their merge is not.
+    let child = data_url(
+        r#"{"ignition": {"version": "3.0.0"},
+            "storage": {"filesystems": [{"format": "", "device": "/dev/vdb"}]}}"#,
+    );
+    let parent = config(&format!(
+        r#"{{"ignition": {{"version": "3.0.0", "config": {{"merge": [{{"source": "{child}"}}]}}}},
+            "storage": {{"filesystems": [{{"path": "/foo", "format": "ext4", "device": "/dev/vdb"}}]}}}}"#
+    ));
+    let err = render(parent, &mut TestFetcher::default()).err();
+    let Some(RenderError::Invalid(report)) = &err else {
+        panic!("expected an invalid merged config, got {err:?}");
+    };
+    assert!(
+        report.entries.iter().any(|e| e
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with("$.storage.filesystems.0"))),
+        "{report}"
+    );
+    let message = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "merging configs resulted in an invalid config: error at $.storage.filesystems.0"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn parse_warnings_of_referenced_configs_are_kept() {
+    let child = data_url(r#"{"ignition": {"version": "3.0.0"}, "unknownKey": 1}"#);
+    let parent = config(&config_json(&[&child], &[]));
+    let out = rendered(parent, &mut TestFetcher::default());
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    let (source, report) = &out.warnings[0];
+    assert!(source.starts_with("data URL ("), "{source}");
+    assert!(!report.has_errors() && report.has_warnings(), "{report}");
 }
