@@ -456,3 +456,21 @@ fn parse_warnings_of_referenced_configs_are_kept() {
     assert!(source.starts_with("data URL ("), "{source}");
     assert!(!report.has_errors() && report.has_warnings(), "{report}");
 }
+
+#[test]
+fn a_merged_child_that_replaces_itself_merges_its_replacement() {
+    let replacement = data_url(&config_json(&[], &[("/r", "r")]));
+    let child = data_url(&format!(
+        r#"{{"ignition": {{"version": "3.0.0", "config": {{"replace": {{"source": "{replacement}"}}}}}},
+            "storage": {{"files": [{{"path": "/c", "contents": {{"source": "data:,c"}}}}]}}}}"#
+    ));
+    let parent = config(&config_json(&[&child], &[("/p", "p")]));
+    let mut fetcher = TestFetcher::default();
+    let out = rendered(parent, &mut fetcher);
+    assert_eq!(
+        file_sources(&out.config),
+        [("/p", "data:,p"), ("/r", "data:,r")].map(|(p, s)| (p.to_owned(), s.to_owned()))
+    );
+    assert_eq!(out.referenced, [child, replacement]);
+    assert_eq!(fetcher.adopted.len(), 2);
+}
