@@ -14,6 +14,7 @@ use std::fmt;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long to wait for a device node the next step needs.
@@ -189,32 +190,7 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
         "formatting filesystems",
         Some("$.storage.filesystems"),
         |rec| {
-            let mut results: Vec<(usize, Duration, Result<(), String>)> = Vec::new();
-            for (base, chunk) in work.chunks(workers).enumerate() {
-                let done: Vec<_> = std::thread::scope(|s| {
-                    let handles: Vec<_> = chunk
-                        .iter()
-                        .map(|p| {
-                            s.spawn(move || {
-                                let started = Instant::now();
-                                let r = format_one(p);
-                                (started.elapsed(), r)
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join().unwrap_or_else(|_| {
-                                (Duration::ZERO, Err("formatting thread panicked".into()))
-                            })
-                        })
-                        .collect()
-                });
-                for (i, (took, r)) in done.into_iter().enumerate() {
-                    results.push((base * workers + i, took, r));
-                }
-            }
+            let results = run_parallel(&work, workers);
             let mut errors = Vec::new();
             for (i, took, r) in results {
                 let p = work[i];
@@ -242,6 +218,43 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
             }
         },
     )
+}
+
+/// Format with `workers` threads, each taking the next filesystem when it finishes one.
+/// Results come back in `work` order, one per filesystem.
+fn run_parallel(work: &[&FsPlan], workers: usize) -> Vec<(usize, Duration, Result<(), String>)> {
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, Duration, Result<(), String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers.min(work.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = work.get(i) else { break done };
+                        let started = Instant::now();
+                        let r = format_one(p);
+                        done.push((i, started.elapsed(), r));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for i in 0..work.len() {
+        if !results.iter().any(|(j, _, _)| *j == i) {
+            results.push((
+                i,
+                Duration::ZERO,
+                Err("the formatting thread failed".into()),
+            ));
+        }
+    }
+    results.sort_by_key(|(i, _, _)| *i);
+    results
 }
 
 fn format_one(p: &FsPlan) -> Result<(), String> {
