@@ -2,7 +2,7 @@
 //! kernel is told and the exact nodes awaited), RAID arrays, then filesystems formatted in
 //! parallel. Every step is a timed operation in the stage's report.
 
-use crate::devices::{Backing, partition_node};
+use crate::devices::{self, Backing, partition_node};
 use crate::filesystems::{self, FsAction};
 use crate::kernel;
 use crate::partitions::PartitionAction;
@@ -68,6 +68,8 @@ pub fn execute(plan: &Plan, timeout: Duration, rec: &mut Recorder) -> Result<(),
             format!("creating {:?}", r.name),
             Some(&r.config_path),
             |_| {
+                let members: Vec<&Path> = r.members.iter().map(Path::new).collect();
+                kernel::wait_for(&members, &[], timeout)?;
                 filesystems::run(&r.argv).map_err(|e| format!("mdadm failed: {e}"))?;
                 kernel::wait_for(&[Path::new(&r.device)], &[], timeout)
             },
@@ -91,15 +93,69 @@ fn apply_disk(d: &DiskPlan, timeout: Duration) -> Result<(), String> {
     if let Some(t) = &d.table_after {
         t.write(&mut file)
             .map_err(|e| format!("commit failure: writing the table of {:?}: {e}", d.device))?;
+        verify_written(&mut file, t, &d.device)?;
     }
     let Backing::Block(dev) = &d.backing else {
         return Ok(());
     };
     tell_kernel(d, &file)?;
     let (present, absent) = expected_nodes(d, dev);
-    let present: Vec<&Path> = present.iter().map(PathBuf::as_path).collect();
+    let present_refs: Vec<&Path> = present.iter().map(PathBuf::as_path).collect();
     let absent: Vec<&Path> = absent.iter().map(PathBuf::as_path).collect();
-    kernel::wait_for(&present, &absent, timeout)
+    kernel::wait_for(&present_refs, &absent, timeout)?;
+    verify_kernel(d, &present)
+}
+
+/// Read the table back and compare it with what was meant to be written.
+fn verify_written(
+    file: &mut std::fs::File,
+    meant: &table::Table,
+    device: &str,
+) -> Result<(), String> {
+    match table::Table::read(file, meant.sector_size) {
+        Ok(table::Existing::Gpt(t)) if t.entries == meant.entries => Ok(()),
+        Ok(table::Existing::Gpt(_)) => Err(format!(
+            "the partition table read back from {device:?} differs from the one written"
+        )),
+        Ok(_) => Err(format!("no valid GPT could be read back from {device:?}")),
+        Err(e) => Err(format!(
+            "reading back the partition table of {device:?}: {e}"
+        )),
+    }
+}
+
+/// The kernel's view (sysfs, in 512-byte sectors) of each changed partition must match the
+/// table: a stale kernel table would send mkfs to the wrong place.
+fn verify_kernel(d: &DiskPlan, nodes: &[PathBuf]) -> Result<(), String> {
+    let table = d.final_table();
+    let per_512 = d.sector_size / 512;
+    for node in nodes {
+        let Some((_, n)) = devices::partition_of(node) else {
+            return Err(format!(
+                "{node:?} is not known to the kernel as a partition"
+            ));
+        };
+        let Some(e) = table.entries.get(&n) else {
+            continue;
+        };
+        let sys = Path::new("/sys/class/block").join(node.file_name().unwrap_or_default());
+        let read = |f: &str| -> Result<u64, String> {
+            std::fs::read_to_string(sys.join(f))
+                .map_err(|err| format!("reading {f} of {node:?} from sysfs: {err}"))?
+                .trim()
+                .parse()
+                .map_err(|err| format!("parsing {f} of {node:?} from sysfs: {err}"))
+        };
+        let (start, size) = (read("start")?, read("size")?);
+        if start != e.first * per_512 || size != e.size() * per_512 {
+            return Err(format!(
+                "kernel partition {node:?} is at {start}+{size} 512-byte sectors, the table says {}+{}",
+                e.first * per_512,
+                e.size() * per_512
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// BLKRRPART after a wipe (nothing on the disk may be in use then); otherwise BLKPG for just

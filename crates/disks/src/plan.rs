@@ -88,6 +88,8 @@ pub struct RaidPlan {
     pub name: String,
     /// The node the array appears as.
     pub device: String,
+    /// Member devices as configured.
+    pub members: Vec<String>,
     pub argv: Vec<String>,
 }
 
@@ -173,6 +175,7 @@ pub fn build(config: &Config, devices: &Devices) -> Plan {
                 config_path,
                 name: r.name.clone(),
                 device: raid::array_device(r),
+                members: r.devices.clone(),
                 argv,
             }),
             Err(message) => plan.refusals.push(Refusal {
