@@ -39,7 +39,10 @@ pub fn fetch(
     recorder: &mut Recorder,
 ) -> Result<Option<Config>, StageError> {
     let offline = flags.stage == super::Stage::FetchOffline;
-    fetcher.set_total_timeout(Some(flags.fetch_timeout));
+    // `--fetch-timeout` bounds the provider config only (0 = no limit, as a Go duration);
+    // referenced configs are fetched with the user config's own timeouts.
+    let timeout = flags.fetch_timeout;
+    fetcher.set_total_timeout((!timeout.is_zero()).then_some(timeout));
     let sources: [&dyn Provider; 3] = [&Cmdline, &System, flags.platform];
     let mut found = None;
     for source in sources {
@@ -66,6 +69,7 @@ pub fn fetch(
             }
         }
     }
+    fetcher.set_total_timeout(None);
     let (source, bytes) = found.ok_or_else(|| {
         StageError::new("config provider was not online")
             .hint("give the machine a config: ignition.config.url=, user.ign or the platform's")

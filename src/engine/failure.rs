@@ -1,4 +1,5 @@
-//! What a failed stage shows: a short summary on the console (in the initramfs), on stderr
+//! What a failed stage shows: a short summary on the console (in the initramfs; the kernel log
+//! if the console cannot be opened), on stderr
 //! (the journal) and in `kindling-failure.txt` beside the state file for the emergency shell.
 //! Never the config itself: it may hold secrets (upstream prints the whole config).
 
@@ -15,8 +16,19 @@ pub fn report(flags: &Flags, env: &Env, error: &StageError, operations: &[Operat
     let text = summary(flags, error, operations);
     eprint!("{text}");
     if let Some(console) = &env.console {
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open(console) {
-            let _ = tty.write_all(text.as_bytes());
+        let open = |path| std::fs::OpenOptions::new().write(true).open(path);
+        match open(console.as_path()) {
+            Ok(mut tty) => {
+                let _ = tty.write_all(text.as_bytes());
+            }
+            // No console device: the kernel log reaches the console too (one record per line).
+            Err(_) => {
+                if let Ok(mut kmsg) = open(std::path::Path::new("/dev/kmsg")) {
+                    for line in text.lines().filter(|l| !l.is_empty()) {
+                        let _ = kmsg.write_all(format!("<2>{line}\n").as_bytes());
+                    }
+                }
+            }
         }
     }
     let saved = flags.state_file.with_file_name("kindling-failure.txt");

@@ -551,3 +551,30 @@ fn qemu_reads_the_fw_cfg_blob() {
         "q"
     );
 }
+
+#[test]
+fn fetch_timeout_bounds_a_provider_that_keeps_failing() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // 503 is retried by the fetcher until the total timeout runs out.
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let h = Harness::new();
+    h.write(
+        "cmdline",
+        &format!("ignition.config.url=http://127.0.0.1:{port}/c.ign\n"),
+    );
+    let mut flags = h.flags_on("metal", "fetch");
+    flags.fetch_timeout = std::time::Duration::from_secs(1);
+    assert_eq!(run_stage(&flags, &h.env), 1);
+    assert!(!exists(&h.path("run/ignition.json")));
+}
