@@ -403,6 +403,32 @@ mod tests {
     }
 
     #[test]
+    fn kernel_confines_lookups_without_the_resolver() {
+        // Lookups that still contain links (the tree changed after resolution) are re-rooted
+        // by RESOLVE_IN_ROOT itself.
+        let root = tmp();
+        let outside = tmp();
+        std::fs::write(outside.path().join("secret"), "outside").unwrap();
+        symlink(outside.path(), root.path().join("esc")).unwrap();
+        symlink("../../../../../../../..", root.path().join("up")).unwrap();
+        let r = Root::open(root.path()).unwrap();
+        let rel = outside.path().strip_prefix("/").unwrap();
+        assert!(r.dir(Path::new("/esc")).is_err());
+        assert_eq!(r.read_file(Path::new("/esc/secret")).unwrap(), None);
+        assert_eq!(
+            r.read_file(&Path::new("/up").join(rel).join("secret"))
+                .unwrap(),
+            None
+        );
+        std::fs::create_dir_all(root.path().join(rel)).unwrap();
+        std::fs::write(root.path().join(rel).join("secret"), "inside").unwrap();
+        assert_eq!(
+            r.read_file(Path::new("/esc/secret")).unwrap().unwrap(),
+            b"inside"
+        );
+    }
+
+    #[test]
     fn remove_all_does_not_follow_links() {
         let root = tmp();
         let outside = tmp();
