@@ -213,6 +213,14 @@ fn cmdline_preempts_user_ign_which_preempts_the_platform_and_base_configs_merge_
         "system/usr/base.d/10-base.ign",
         &file_config("3.3.0", &[("/base", "base"), ("/shared", "base")]),
     );
+    h.write(
+        "system/etc/base.platform.d/file/20-platform.ign",
+        &file_config("3.5.0", &[("/platform-base", "p")]),
+    );
+    h.write(
+        "system/etc/base.platform.d/qemu/20-other.ign",
+        &file_config("3.5.0", &[("/other-platform", "o")]),
+    );
     h.write("config.ign", &file_config("3.5.0", &[("/provider", "x")]));
     h.write(
         "system/usr/user.ign",
