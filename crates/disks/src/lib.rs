@@ -63,7 +63,7 @@ pub fn run(
         Ok::<_, DisksError>(plan::build(config, devices))
     })?;
     for line in plan.to_string().lines() {
-        log::info!("plan: {line}");
+        log::info!("{line}");
     }
     execute::execute(&plan, timeout, rec)?;
     Ok(plan)
