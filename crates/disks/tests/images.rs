@@ -478,3 +478,46 @@ fn report_has_one_timed_operation_per_step() {
         "ext4"
     );
 }
+
+#[test]
+fn plans_resolve_by_id_partuuid_raid_and_refuse_luks() {
+    let mut disks = Disks::new(&[64, 64, 64], 512);
+    let img = disks.devices.images.remove("/dev/vdb").unwrap();
+    disks
+        .devices
+        .images
+        .insert("/dev/disk/by-id/virtio-x".into(), img);
+    let guid = "3a1c5f2e-9b7d-4e6a-8c1b-2d3e4f5a6b7c";
+    let p = disks.plan(&format!(
+        r#"{{"disks": [{{"device": "/dev/disk/by-id/virtio-x", "partitions": [
+            {{"number": 1, "sizeMiB": 16}}, {{"number": 2, "sizeMiB": 16, "guid": "{guid}"}}]}}],
+           "raid": [{{"name": "data", "level": "raid1", "devices": ["/dev/vdc", "/dev/vdd"]}}],
+           "filesystems": [
+             {{"device": "/dev/disk/by-id/virtio-x-part1", "format": "ext4"}},
+             {{"device": "/dev/disk/by-partuuid/{}", "format": "xfs"}},
+             {{"device": "/dev/md/data", "format": "btrfs"}}]}}"#,
+        guid.to_uppercase()
+    ));
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    let actions: Vec<&FsAction> = p.filesystems.iter().map(|f| &f.action).collect();
+    assert_eq!(
+        actions,
+        [&FsAction::Create, &FsAction::Create, &FsAction::Deferred]
+    );
+    let text = p.to_string();
+    assert!(
+        text.contains("! CREATE-RAID /dev/md/data (overwrites its members): mdadm --create data"),
+        "{text}"
+    );
+    let luks = disks.plan(r#"{"luks": [{"name": "root", "device": "/dev/vdc"}]}"#);
+    assert_eq!(luks.refusals[0].config_path, "$.storage.luks");
+    // A member that does not exist is refused.
+    let missing = disks.plan(
+        r#"{"raid": [{"name": "x", "level": "raid1", "devices": ["/dev/vdc", "/dev/kindling-none"]}]}"#,
+    );
+    assert!(
+        missing.refusals[0].message.contains("not found"),
+        "{:?}",
+        missing.refusals
+    );
+}
