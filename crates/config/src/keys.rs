@@ -59,19 +59,30 @@ impl Walk<'_> {
             return;
         };
         let known: Vec<&str> = def.fields_in(self.version).map(|f| f.key).collect();
-        for (i, m) in members.iter().enumerate() {
+        let mut reported = std::collections::HashSet::new();
+        let mut last_start: Option<std::collections::HashMap<&str, usize>> = None;
+        for m in members {
             if known.contains(&m.key.as_str()) {
                 continue;
             }
             // One warning per distinct key, at its last occurrence as upstream's tree keeps it.
-            if members[..i].iter().any(|o| o.key == m.key) {
+            if !reported.insert(m.key.as_str()) {
                 continue;
             }
-            let last = members.iter().rev().find(|o| o.key == m.key).unwrap_or(m);
+            let last = last_start
+                .get_or_insert_with(|| {
+                    members
+                        .iter()
+                        .map(|o| (o.key.as_str(), o.key_start))
+                        .collect()
+                })
+                .get(m.key.as_str())
+                .copied()
+                .unwrap_or(m.key_start);
             let hint = suggest(&m.key, def, self.version);
             self.warn(
                 format!("{path}.{}", m.key),
-                last.key_start,
+                last,
                 format!("unused key {}", m.key),
                 hint,
             );

@@ -75,7 +75,9 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     if let Some(e) = error {
         return Err(at(e.offset, e.message));
     }
-    let config: Config = serde_json::from_value(decoded.clone())
+    // Unknown keys are found on the decoded value before it is turned into the model.
+    let unused = keys::check(&root, &decoded, &schema::CONFIG, version, &lines);
+    let config: Config = serde_json::from_value(decoded)
         .map_err(|e| bare(&format!("internal error decoding the config: {e}")))?;
 
     let mut report = validate::validate(&config, version);
@@ -86,13 +88,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
             .as_deref()
             .map(|p| lines.position(deepest_node(&root, p).start));
     }
-    report.entries.extend(keys::check(
-        &root,
-        &decoded,
-        &schema::CONFIG,
-        version,
-        &lines,
-    ));
+    report.entries.extend(unused);
     add_hints(&mut report);
     if report.has_errors() {
         return Err(ParseError::Invalid(report));
