@@ -47,18 +47,24 @@ pub fn fetch(
     let mut found = None;
     for source in sources {
         let name = source.id();
-        let result = recorder.op(format!("looking for a config in {name}"), None, |_| {
-            source.fetch(fetcher, &env.host)
-        });
+        // Needing the network in fetch-offline is an answer, not a failure: Ok(Err(())).
+        let result = recorder.op(
+            format!("looking for a config in {name}"),
+            None,
+            |_| match source.fetch(fetcher, &env.host) {
+                Err(e) if offline && e.needs_network() => {
+                    log::info!("fetching the config needs the network: {e}");
+                    Ok(Err(()))
+                }
+                other => other.map(Ok),
+            },
+        );
         match result {
-            Ok(None) => continue,
-            Ok(Some(bytes)) => {
+            Ok(Err(())) => return Ok(None),
+            Ok(Ok(None)) => continue,
+            Ok(Ok(Some(bytes))) => {
                 found = Some((name, bytes));
                 break;
-            }
-            Err(e) if offline && e.needs_network() => {
-                log::info!("failed to fetch config: {e}");
-                return Ok(None);
             }
             Err(e) => {
                 return Err(
@@ -85,14 +91,30 @@ pub fn fetch(
             if !adopt(fetcher, &config.ignition, offline)? {
                 return Ok(None);
             }
-            match recorder.op("rendering config", None, |_| render(config, fetcher)) {
-                Ok(rendered) => {
+            // An empty referenced config, or one that needs the network in fetch-offline, is
+            // an answer, not a failed operation.
+            let rendered = recorder.op("rendering config", None, |_| {
+                match render(config, fetcher) {
+                    Ok(rendered) => Ok(Rendering::Done(Box::new(rendered))),
+                    Err(RenderError::Empty { source }) => Ok(Rendering::Empty(source)),
+                    Err(RenderError::Fetch { error, .. })
+                        if offline && is_need_net(error.as_ref()) =>
+                    {
+                        log::info!("fetching a referenced config needs the network: {error}");
+                        Ok(Rendering::NeedNet)
+                    }
+                    Err(e) => Err(e),
+                }
+            });
+            match rendered {
+                Ok(Rendering::NeedNet) => return Ok(None),
+                Ok(Rendering::Done(rendered)) => {
                     for referenced in &rendered.referenced {
                         state.record_fetched("user", &url_path(referenced), true);
                     }
                     rendered.config
                 }
-                Err(RenderError::Empty { source }) => {
+                Ok(Rendering::Empty(source)) | Err(RenderError::Empty { source }) => {
                     log::info!(
                         "referenced config {source} was empty: provider config was empty, \
                          continuing with empty cache config"
@@ -100,10 +122,6 @@ pub fn fetch(
                     empty_config()
                 }
                 Err(RenderError::Fetch { source, error }) => {
-                    if offline && is_need_net(error.as_ref()) {
-                        log::info!("failed to fetch config: {error}");
-                        return Ok(None);
-                    }
                     return Err(StageError::new(format!(
                         "fetching referenced config {source}: {error}"
                     ))
@@ -166,6 +184,12 @@ pub fn fetch(
         );
     }
     Ok(Some(config))
+}
+
+enum Rendering {
+    Done(Box<kindling_config::render::Rendered>),
+    Empty(String),
+    NeedNet,
 }
 
 /// Parse the user config; `None` for an empty one.

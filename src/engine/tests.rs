@@ -511,6 +511,14 @@ fn metal_boot_with_an_http_config_url_needs_the_network_then_fetches() {
     assert_eq!(run_stage(&flags("fetch-offline"), &h.env), 0);
     assert!(exists(&h.path("run/ignition/neednet")));
     assert!(!exists(&h.path("run/ignition.json")));
+    let ops = h.json("run/ignition/kindling-ops.json");
+    assert!(
+        ops.as_array()
+            .unwrap()
+            .iter()
+            .all(|op| op["outcome"] == "ok"),
+        "needing the network is not a failure: {ops}"
+    );
     assert_eq!(run_stage(&flags("fetch"), &h.env), 0);
     assert_eq!(run_stage(&flags("files"), &h.env), 0);
     assert_eq!(std::fs::read_to_string(h.path("root/parent")).unwrap(), "p");
