@@ -457,6 +457,8 @@ impl Merge for Luks {
             device: optional(&p.device, &c.device),
             discard: optional(&p.discard, &c.discard),
             key_file: nested(&p.key_file, &c.key_file),
+            // Kindling extension: the child's object replaces the parent's as a whole.
+            kindling_tpm2: optional(&p.kindling_tpm2, &c.kindling_tpm2),
             label: optional(&p.label, &c.label),
             name: c.name.clone(),
             open_options: keyed(&p.open_options, &c.open_options),

@@ -318,6 +318,10 @@ pub struct Luks {
     pub discard: Option<bool>,
     #[serde(skip_serializing_if = "is_default")]
     pub key_file: Resource,
+    /// Kindling extension, not in the Ignition spec (upstream ignores it with an "unused key"
+    /// warning): also seal a key to this machine's TPM2 as a `systemd-tpm2` token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kindling_tpm2: Option<KindlingTpm2>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub name: String,
@@ -329,6 +333,18 @@ pub struct Luks {
     pub uuid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wipe_volume: Option<bool>,
+}
+
+/// `storage.luks[].kindlingTpm2` (Kindling extension): the PCRs the key is sealed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KindlingTpm2 {
+    /// `sha1`, `sha256` (default), `sha384` or `sha512`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcr_bank: Option<String>,
+    /// PCR indexes; empty (or absent) means `[7]`: a key bound to no PCR is never made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pcrs: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -453,6 +453,8 @@ static LUKS: Def = Def {
         f("device", Ty::OptStr),
         since("discard", Ty::OptBool, V3_4),
         f("keyFile", Ty::Struct(&RESOURCE)),
+        // Kindling extension (docs/luks.md); upstream warns "unused key" and ignores it.
+        f("kindlingTpm2", Ty::OptStruct(&KINDLING_TPM2)),
         f("label", Ty::OptStr),
         f("name", STRING),
         since(
@@ -466,6 +468,14 @@ static LUKS: Def = Def {
         ),
         f("uuid", Ty::OptStr),
         f("wipeVolume", Ty::OptBool),
+    ],
+};
+
+static KINDLING_TPM2: Def = Def {
+    go_name: "kindling.Tpm2",
+    fields: &[
+        f("pcrBank", Ty::OptStr),
+        f("pcrs", Ty::List(&Ty::Int, "[]int")),
     ],
 };
 

@@ -93,6 +93,10 @@ pub(crate) mod msg {
     pub const PATH_CONFLICTS_SYSTEMD: &str = "path conflicts with systemd unit or dropin";
     pub const CEX_WITH_CLEVIS: &str = "cannot use cex with clevis";
     pub const CEX_WITH_KEY_FILE: &str = "cannot use key file with cex";
+    // Kindling's TPM2 extension (storage.luks[].kindlingTpm2).
+    pub const TPM2_BAD_PCR: &str = "kindlingTpm2: PCR indexes are 0 to 23, each listed once";
+    pub const TPM2_BAD_BANK: &str = "kindlingTpm2: pcrBank must be sha1, sha256, sha384 or sha512";
+    pub const TPM2_WITH_CEX: &str = "cannot use kindlingTpm2 with cex";
     pub const INVALID_SYSTEMD_EXT: &str = "invalid systemd unit extension";
     pub const INVALID_SYSTEMD_DROPIN_EXT: &str = "invalid systemd drop-in extension";
     pub const SOURCE_REQUIRED: &str = "source is required";
@@ -748,11 +752,33 @@ impl Walk {
                 self.error(join(path, "cex"), msg::CEX_WITH_KEY_FILE);
             }
         }
+        if let Some(t) = &l.kindling_tpm2 {
+            self.kindling_tpm2(t, &join(path, "kindlingTpm2"), is_true(l.cex.enabled));
+        }
         self.clevis_custom(&c.custom, &format!("{path}.clevis.custom"));
         for (i, t) in c.tang.iter().enumerate() {
             self.tang(t, &format!("{path}.clevis.tang.{i}"));
         }
         self.resource(&l.key_file, &join(path, "keyFile"), ResourceKind::Resource);
+    }
+
+    fn kindling_tpm2(&mut self, t: &KindlingTpm2, path: &str, cex: bool) {
+        if cex {
+            self.error(path.to_string(), msg::TPM2_WITH_CEX);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if t.pcrs
+            .iter()
+            .any(|p| !(0..24).contains(p) || !seen.insert(*p))
+        {
+            self.error(join(path, "pcrs"), msg::TPM2_BAD_PCR);
+        }
+        if t.pcr_bank
+            .as_deref()
+            .is_some_and(|b| !["sha1", "sha256", "sha384", "sha512"].contains(&b))
+        {
+            self.error(join(path, "pcrBank"), msg::TPM2_BAD_BANK);
+        }
     }
 
     fn clevis_custom(&mut self, cu: &ClevisCustom, path: &str) {

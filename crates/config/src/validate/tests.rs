@@ -676,6 +676,43 @@ fn luks() {
     ]);
 }
 
+/// Kindling's TPM2 extension: valid in every version with luks, checked like the spec's rules.
+#[test]
+fn kindling_tpm2() {
+    run(&[
+        case(r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{}}]}"#, &[]).since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pcrs":[0,7],"pcrBank":"sha384"}}]}"#,
+            &[],
+        )
+        .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pcrs":[7,7,24],"pcrBank":"md5"}}]}"#,
+            &[
+                (E, "$.storage.luks.0.kindlingTpm2.pcrs", "kindlingTpm2: PCR indexes are 0 to 23, each listed once"),
+                (E, "$.storage.luks.0.kindlingTpm2.pcrBank", "kindlingTpm2: pcrBank must be sha1, sha256, sha384 or sha512"),
+            ],
+        )
+        .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pcrs":[-1]}}]}"#,
+            &[(E, "$.storage.luks.0.kindlingTpm2.pcrs", "kindlingTpm2: PCR indexes are 0 to 23, each listed once")],
+        )
+        .since(V3_2),
+        case(r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pcrs":[]}}]}"#, &[]).since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","cex":{"enabled":true},"kindlingTpm2":{}}]}"#,
+            &[(E, "$.storage.luks.0.kindlingTpm2", "cannot use kindlingTpm2 with cex")],
+        )
+        .since(V3_5),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pcr":[7]}}]}"#,
+            &[(W, "$.storage.luks.0.kindlingTpm2.pcr", "unused key pcr")],
+        )
+        .since(V3_2),
+    ]);
+}
+
 #[test]
 fn systemd() {
     run(&[
