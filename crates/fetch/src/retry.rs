@@ -22,16 +22,16 @@ impl Backoff {
     }
 
     /// The wait before the next attempt: the nominal delay `d`, or with jitter a uniform
-    /// pick in `[d/2, d]` ("equal jitter": retries still back off, but spread out).
+    /// pick in `[d/2, 3d/2]`: on average upstream's schedule, spread over a window as wide
+    /// as the delay itself.
     pub fn next_delay(&mut self) -> Duration {
         let nominal = self.next;
         self.next = (self.next * 2).min(MAX_DELAY);
         if !self.jitter {
             return nominal;
         }
-        let half = nominal / 2;
-        let spread = u64::try_from(half.as_micros()).unwrap_or(u64::MAX).max(1);
-        half + Duration::from_micros(self.random() % (spread + 1))
+        let spread = u64::try_from(nominal.as_micros()).unwrap_or(u64::MAX).max(1);
+        nominal / 2 + Duration::from_micros(self.random() % (spread + 1))
     }
 
     /// xorshift64*: plenty for spreading retries.
@@ -101,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_within_half_to_full_and_varies() {
+    fn jitter_stays_within_half_to_one_and_a_half_and_varies() {
         let mut b = Backoff::new(true);
         let first: Vec<Duration> = (0..50)
             .map(|_| {
@@ -116,7 +116,7 @@ mod tests {
         );
         assert!(first.iter().any(|d| *d != first[0]));
         for _ in 0..20 {
-            assert!(b.next_delay() <= MAX_DELAY);
+            assert!(b.next_delay() <= MAX_DELAY * 3 / 2);
         }
     }
 
