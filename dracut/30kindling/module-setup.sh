@@ -32,6 +32,8 @@ install() {
 
     # Tools the stages run. lsblk and basename are needed on every boot.
     inst_multiple basename lsblk modprobe mount umount
+    # The failure summary's text tools.
+    inst_multiple head tail cut sed grep
     inst_multiple -o groupadd groupdel groupmod useradd userdel usermod chpasswd \
         mkfs.ext4 mkfs.btrfs mkfs.xfs mkfs.fat mkfs.vfat mkswap wipefs sgdisk partx blkid \
         mdadm cryptsetup udevadm mountpoint setfiles systemctl tpm2_pcrread \

@@ -27,6 +27,13 @@ impl State {
         Some(state)
     }
 
+    /// Every reported item as (kind, argument, fields), in order of kind and argument.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &[String])> {
+        self.entries
+            .iter()
+            .map(|((k, a), f)| (k.as_str(), a.as_str(), f.as_slice()))
+    }
+
     fn get(&self, kind: &str, arg: &str) -> Option<&[String]> {
         self.entries
             .get(&(kind.to_string(), arg.to_string()))

@@ -64,6 +64,7 @@ pub fn host_packages() -> Vec<String> {
         "fdisk",
         "cpio",
         "curl",
+        "binutils",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -107,6 +108,8 @@ pub fn build(binary: &Path) -> Result<Guest> {
             started.elapsed().as_secs_f64()
         );
     }
+    prune("root-", &root_image);
+    prune("initrd-", &initrd);
     Ok(Guest {
         kernel: tree.join(format!("boot/vmlinuz-{kver}")),
         initrd,
@@ -134,7 +137,50 @@ pub fn tree() -> Result<(PathBuf, String, String)> {
         );
     }
     let kver = kernel_version(&tree)?;
+    prune("tree-", &tree);
     Ok((tree, tree_key, kver))
+}
+
+/// Removes a guest tree, unless the host's /proc, /sys or /dev is still bound into it (an
+/// interrupted initramfs build): deleting through those would delete the host's files.
+fn remove_tree(tree: &Path) -> std::io::Result<()> {
+    for dir in ["proc", "sys", "dev"] {
+        let inner = tree.join(dir);
+        let mounted = Command::new("mountpoint")
+            .arg("-q")
+            .arg(&inner)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(true);
+        if mounted {
+            return Err(std::io::Error::other(format!(
+                "{} is still mounted; unmount it first",
+                inner.display()
+            )));
+        }
+    }
+    std::fs::remove_dir_all(tree)
+}
+
+/// Removes the cached pieces of one kind that `keep` replaced (older inputs).
+fn prune(prefix: &str, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(CACHE) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let stale = e.file_name().to_string_lossy().starts_with(prefix) && path != keep;
+        if stale {
+            let removed = if path.is_dir() {
+                remove_tree(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(err) = removed {
+                eprintln!("cannot remove stale {}: {err}", path.display());
+            }
+        }
+    }
 }
 
 /// The versioned kernel package that `linux-image-amd64` currently points to.
@@ -185,8 +231,7 @@ fn mirror() -> String {
 
 fn make_tree(tree: &Path, kernel_pkg: &str) -> Result<()> {
     if tree.exists() {
-        std::fs::remove_dir_all(tree)
-            .map_err(|e| format!("cannot remove stale {}: {e}", tree.display()))?;
+        remove_tree(tree).map_err(|e| format!("cannot remove stale {}: {e}", tree.display()))?;
     }
     let debs = Path::new(CACHE).join("debs");
     host::mkdir(&debs)?;

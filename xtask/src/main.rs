@@ -9,6 +9,7 @@
 //! `KINDLING_BINARY=path` uses that binary instead of building the release one.
 
 mod check;
+mod demo;
 mod host;
 mod image;
 mod runner;
@@ -25,6 +26,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("image") => prepare().map(|_| true),
         Some("vm") => vm_scenarios(&args[1..]),
+        Some("demo") => prepare().and_then(|guest| demo::run(&guest, &target_dir())),
+        Some("test") => test(),
         _ => Err(usage()),
     };
     match result {
@@ -55,6 +58,41 @@ fn vm_scenarios(names: &[String]) -> Result<bool> {
     let guest = prepare()?;
     let root = host::repo_root();
     let scenarios = scenario::load_all(&root.join("qemu/scenarios"), names)?;
+    Ok(runner::run_all(
+        &guest,
+        &scenarios,
+        &target_dir().join("kindling-vm"),
+    ))
+}
+
+/// What CI runs: host packages, unit tests, the release binary's size and libraries, then every
+/// VM scenario.
+fn test() -> Result<bool> {
+    let root = host::repo_root();
+    let mut packages = image::host_packages();
+    packages.extend(host::test_packages(&root)?);
+    host::ensure_packages(&packages)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    host::run(
+        Command::new(&cargo)
+            .args(["test", "--workspace"])
+            .current_dir(&root),
+    )?;
+    let binary = build_release()?;
+    let size = std::fs::metadata(&binary)
+        .map_err(|e| format!("cannot stat {}: {e}", binary.display()))?
+        .len();
+    println!(
+        "release binary: {} bytes ({:.2} MB)",
+        size,
+        size as f64 / 1_000_000.0
+    );
+    let dynamic = host::output(Command::new("readelf").arg("-d").arg(&binary))?;
+    for line in dynamic.lines().filter(|l| l.contains("(NEEDED)")) {
+        println!("  {}", line.trim());
+    }
+    let guest = image::build(&binary)?;
+    let scenarios = scenario::load_all(&root.join("qemu/scenarios"), &[])?;
     Ok(runner::run_all(
         &guest,
         &scenarios,

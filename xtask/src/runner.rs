@@ -63,21 +63,29 @@ fn print_summary(outcomes: &[Outcome], work: &Path) {
 
 /// Disks, servers and boots of one scenario; returns its problems.
 pub fn run_one(guest: &Guest, s: &Scenario, dir: &Path) -> Result<Vec<String>> {
+    run_held(guest, s, dir, None)
+}
+
+/// Like `run_one`; with `show`, the VM is kept running after its report while `show` runs
+/// (the demo looks at the live system), then stopped.
+pub fn run_held(
+    guest: &Guest,
+    s: &Scenario,
+    dir: &Path,
+    show: Option<&dyn Fn(&str) -> Result<()>>,
+) -> Result<Vec<String>> {
     let setup = Setup::new(guest, s, dir)?;
     let mut problems = Vec::new();
-    let mut first_boot_id = None;
+    let mut last_boot_id = None;
     for (i, boot) in s.boots.iter().enumerate() {
         let label = format!("boot {}", i + 1);
-        let (end, console) = setup.boot(s, boot, i, false, |_| Ok(()))?;
+        let (end, console) = setup.boot(s, boot, i, show)?;
         let mut bad = evaluate(boot, &end, &console, &setup.root_disk);
-        if let Some(state) = State::parse(&console) {
-            if let (Some(prev), Some(now)) = (&first_boot_id, state_boot_id(&console))
-                && *prev == now
-            {
-                bad.push("the guest reported the same boot id twice".into());
-            }
-            first_boot_id = state_boot_id(&console);
+        let boot_id = state_boot_id(&console);
+        if boot_id.is_some() && boot_id == last_boot_id {
+            bad.push("the guest reported the same boot id as the boot before".into());
         }
+        last_boot_id = boot_id;
         problems.extend(bad.into_iter().map(|p| format!("{label}: {p}")));
         if !problems.is_empty() {
             break;
@@ -227,15 +235,15 @@ impl<'a> Setup<'a> {
     }
 
     /// One boot of the scenario, following reboots the kernel-argument helper asks for.
-    /// `while_held` runs once the state is reported when `hold` is set (the demo).
+    /// With `show`, the VM is held after its report while `show` runs.
     fn boot(
         &self,
         s: &Scenario,
         boot: &Boot,
         index: usize,
-        hold: bool,
-        while_held: impl Fn(&str) -> Result<()>,
+        show: Option<&dyn Fn(&str) -> Result<()>>,
     ) -> Result<(End, String)> {
+        let hold = show.is_some();
         let mut args = vec![
             "console=ttyS0,115200".to_string(),
             "root=/dev/vda".into(),
@@ -282,10 +290,10 @@ impl<'a> Setup<'a> {
             let mut running = vm.spawn()?;
             let end = running.wait(Duration::from_secs(boot.timeout_secs), hold);
             console.push_str(&running.console());
-            if end == End::Reported && hold {
-                let held = while_held(&console);
+            if let (End::Reported, Some(show)) = (&end, show) {
+                let shown = show(&console);
                 running.stop();
-                held?;
+                shown?;
             }
             let changed = String::from_utf8_lossy(&host::read(&store)?).trim() != cmdline;
             if end == End::Exited && changed {

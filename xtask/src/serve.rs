@@ -6,14 +6,12 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub struct HttpServer {
     pub port: u16,
     stop: Arc<AtomicBool>,
-    /// Requests answered so far.
-    pub served: Arc<AtomicUsize>,
 }
 
 impl HttpServer {
@@ -25,8 +23,7 @@ impl HttpServer {
             .map_err(|e| format!("cannot find a free loopback port: {e}"))?
             .port();
         let stop = Arc::new(AtomicBool::new(false));
-        let served = Arc::new(AtomicUsize::new(0));
-        let (stop2, served2) = (stop.clone(), served.clone());
+        let stop2 = stop.clone();
         std::thread::spawn(move || {
             std::thread::sleep(delay);
             let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) else {
@@ -37,15 +34,15 @@ impl HttpServer {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        if answer(stream, &files).is_ok() {
-                            served2.fetch_add(1, Ordering::Relaxed);
+                        if let Err(e) = answer(stream, &files) {
+                            eprintln!("http server: {e}");
                         }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(50)),
                 }
             }
         });
-        Ok(HttpServer { port, stop, served })
+        Ok(HttpServer { port, stop })
     }
 }
 
