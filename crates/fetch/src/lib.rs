@@ -15,6 +15,7 @@ use std::io::{Seek, Write};
 use std::path::Path;
 use std::time::Duration;
 
+mod cloud;
 mod config_fetcher;
 mod data;
 mod error;
@@ -27,6 +28,7 @@ mod tftp;
 mod tls;
 mod verify;
 
+pub use cloud::Cloud;
 pub use error::{ErrorKind, FetchError};
 
 use proxy::ProxySettings;
@@ -61,6 +63,8 @@ pub struct Fetcher {
     extra_roots: Vec<CertificateDer<'static>>,
     agents: http::Agents,
     jitter: bool,
+    /// Object-store credentials of the platform (set by its provider).
+    cloud: Cloud,
 }
 
 /// A raw HTTP request for platform providers (metadata services): any method, any headers,
@@ -185,6 +189,7 @@ impl Fetcher {
             extra_roots: Vec::new(),
             agents: http::Agents::direct(&tls::system_roots()),
             jitter: true,
+            cloud: Cloud::default(),
         }
     }
 
@@ -202,6 +207,16 @@ impl Fetcher {
     /// Overrides `httpResponseHeaders` (`None` = wait without limit).
     pub fn set_response_headers_timeout(&mut self, timeout: Option<Duration>) {
         self.response_headers = timeout;
+    }
+
+    /// The platform's object-store credentials and hints (`s3://`, `arn:`, `gs://`, Azure
+    /// blob URLs); the default is anonymous access.
+    pub fn set_cloud(&mut self, cloud: Cloud) {
+        self.cloud = cloud;
+    }
+
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
     }
 
     /// Jittered retry delays (the default). Turned off only to show, in the fleet
@@ -392,52 +407,71 @@ impl Fetcher {
                     FetchError::new(f.kind, url, f.message)
                 })
             }
-            Source::Cloud(scheme) => Err(FetchError::new(
-                ErrorKind::NeedsCredentials,
-                url,
-                format!(
-                    "{scheme} sources need the cloud provider's credentials, which this build does not wire in yet"
-                ),
-            )),
+            Source::Cloud(scheme) => {
+                let prepared = cloud::prepare(self, scheme, url)?;
+                self.get_to(
+                    &prepared.url,
+                    &request_headers(&prepared.headers),
+                    &pipeline,
+                    sink,
+                )
+            }
             Source::Tftp(tftp_url) => single(
                 tftp::open(&tftp_url)
                     .map_err(|e| Failure::fatal(e.kind, e.message))
                     .and_then(|transfer| pipeline.run(transfer, sink).map_err(Failure::from)),
             ),
             Source::Http(url) => {
-                let headers = request_headers(&resource_headers(resource).map_err(invalid)?);
-                let request = http::Request {
-                    method: "GET",
-                    url,
-                    headers: &headers,
-                    body: None,
-                };
-                self.with_retries(url, |deadline| {
-                    sink.reset().map_err(|e| {
-                        Failure::fatal(ErrorKind::Write, format!("truncating the output: {e}"))
-                    })?;
-                    let response =
-                        http::send(&self.agents, &request, self.response_headers, deadline)?;
-                    match response.status().as_u16() {
-                        200 => Ok(pipeline.run(response.into_body().into_reader(), sink)?),
-                        204 => Ok(pipeline.run(&[][..], sink)?),
-                        404 => Err(Failure::fatal(
-                            ErrorKind::NotFound,
-                            "resource not found (HTTP 404)",
-                        )),
-                        status if status >= 500 => Err(Failure {
-                            kind: ErrorKind::Status(status),
-                            message: format!("server answered HTTP {status}"),
-                            retry: true,
-                        }),
-                        status => Err(Failure::fatal(
-                            ErrorKind::Status(status),
-                            format!("failed to fetch resource: server answered HTTP {status}"),
-                        )),
+                if let Some(blob) = cloud::azure_blob(self, url) {
+                    let headers = request_headers(&blob.headers);
+                    match self.get_to(&blob.url, &headers, &pipeline, sink) {
+                        Ok(n) => return Ok(n),
+                        Err(e) => log::warn!("{e}; trying plain HTTP"),
                     }
-                })
+                }
+                let headers = request_headers(&resource_headers(resource).map_err(invalid)?);
+                self.get_to(url, &headers, &pipeline, sink)
             }
         }
+    }
+
+    /// GET `url` into `sink` through `pipeline`, with the fetcher's retries.
+    fn get_to(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        pipeline: &Pipeline,
+        sink: &mut dyn Sink,
+    ) -> Result<u64, FetchError> {
+        let request = http::Request {
+            method: "GET",
+            url,
+            headers,
+            body: None,
+        };
+        self.with_retries(url, |deadline| {
+            sink.reset().map_err(|e| {
+                Failure::fatal(ErrorKind::Write, format!("truncating the output: {e}"))
+            })?;
+            let response = http::send(&self.agents, &request, self.response_headers, deadline)?;
+            match response.status().as_u16() {
+                200 => Ok(pipeline.run(response.into_body().into_reader(), sink)?),
+                204 => Ok(pipeline.run(&[][..], sink)?),
+                404 => Err(Failure::fatal(
+                    ErrorKind::NotFound,
+                    "resource not found (HTTP 404)",
+                )),
+                status if status >= 500 => Err(Failure {
+                    kind: ErrorKind::Status(status),
+                    message: format!("server answered HTTP {status}"),
+                    retry: true,
+                }),
+                status => Err(Failure::fatal(
+                    ErrorKind::Status(status),
+                    format!("failed to fetch resource: server answered HTTP {status}"),
+                )),
+            }
+        })
     }
 
     /// A raw HTTP exchange with the fetcher's retries, proxy and TLS settings.
