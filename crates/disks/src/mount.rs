@@ -219,4 +219,52 @@ mod tests {
         );
         assert_eq!(rec.operations().len(), 1);
     }
+
+    fn mounted(target: &Path) -> bool {
+        let mounts = fs::read_to_string("/proc/mounts").unwrap();
+        let t = target.to_string_lossy();
+        mounts.lines().any(|l| l.split(' ').nth(1) == Some(&*t))
+    }
+
+    /// Mount stage then umount stage on real (loop-mounted) ext4 images; needs root.
+    #[test]
+    fn mounts_by_depth_and_unmounts_in_reverse() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir(&root).unwrap();
+        let mut devices = Vec::new();
+        for name in ["outer", "inner"] {
+            let img = dir.path().join(format!("{name}.img"));
+            fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+            run(&[
+                "mkfs.ext4".into(),
+                "-q".into(),
+                img.to_string_lossy().into_owned(),
+            ])
+            .unwrap();
+            devices.push(img.to_string_lossy().into_owned());
+        }
+        let c = config(&format!(
+            r#"{{"ignition":{{"version":"3.5.0"}},"storage":{{"filesystems":[
+                {{"device":"{}","format":"ext4","path":"/srv/inner","mountOptions":["ro"]}},
+                {{"device":"{}","format":"ext4","path":"/srv"}}]}}}}"#,
+            devices[1], devices[0]
+        ));
+        let mut rec = Recorder::new("mount");
+        let (made, r) = mount(&c, &root, &mut rec);
+        r.unwrap();
+        // /srv was created in the root, /srv/inner inside the outer filesystem.
+        assert_eq!(made, ["/srv", "/srv/inner"]);
+        assert!(mounted(&root.join("srv")) && mounted(&root.join("srv/inner")));
+        let names: Vec<_> = rec.operations().iter().map(|o| o.name.clone()).collect();
+        assert!(
+            names[0].contains("/srv\" with type \"ext4\" and options \"\""),
+            "{names:?}"
+        );
+        assert!(names[1].contains("and options \"ro\""), "{names:?}");
+        let mut rec = Recorder::new("umount");
+        umount(&c, &root, &mut rec).unwrap();
+        assert!(!mounted(&root.join("srv/inner")) && !mounted(&root.join("srv")));
+        assert!(rec.operations()[0].name.ends_with("srv/inner\""));
+    }
 }
