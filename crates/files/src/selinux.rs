@@ -16,6 +16,8 @@ const CONFIG: &str = "/etc/selinux/config";
 /// The paths to relabel, or `None` when the target has no policy (or labelling is off).
 pub struct Relabel {
     policy: Option<String>,
+    /// `setfiles`, from `PATH` (tests point it at a recorder).
+    program: PathBuf,
     paths: BTreeSet<PathBuf>,
 }
 
@@ -50,6 +52,7 @@ impl Relabel {
         Ok(Relabel {
             policy,
             paths: BTreeSet::new(),
+            program: PathBuf::from("setfiles"),
         })
     }
 
@@ -112,13 +115,18 @@ impl Relabel {
         rec.op(
             format!("relabeling {} patterns", existing.len()),
             None,
-            |_| setfiles(root.host_path(), &contexts, &existing),
+            |_| setfiles(&self.program, root.host_path(), &contexts, &existing),
         )
     }
 }
 
-fn setfiles(root: &Path, contexts: &Path, paths: &[PathBuf]) -> Result<(), FilesError> {
-    let mut child = Command::new("setfiles")
+fn setfiles(
+    program: &Path,
+    root: &Path,
+    contexts: &Path,
+    paths: &[PathBuf],
+) -> Result<(), FilesError> {
+    let mut child = Command::new(program)
         .arg("-vF0")
         .arg("-r")
         .arg(root)
@@ -174,6 +182,44 @@ mod tests {
         r.created(&root, Path::new("/etc/foo"));
         assert!(!r.enabled());
         assert!(r.paths.is_empty());
+    }
+
+    #[test]
+    fn runs_setfiles_with_the_target_policy_on_existing_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("root");
+        std::fs::create_dir_all(target.join("etc/selinux")).unwrap();
+        std::fs::write(target.join("etc/selinux/config"), "SELINUXTYPE=targeted\n").unwrap();
+        std::fs::create_dir_all(target.join("var/a")).unwrap();
+        // A stand-in for setfiles that records its arguments and standard input.
+        let log = dir.path().join("log");
+        let fake = dir.path().join("setfiles");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$@\" > {0}\ntr '\\0' '\\n' >> {0}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let root = Root::open(&target).unwrap();
+        let mut r = Relabel::new(&root, Selinux::Auto).unwrap();
+        r.program = fake;
+        r.created(&root, Path::new("/var/a/b/c"));
+        r.add(Path::new("/gone"));
+        std::fs::create_dir_all(target.join("var/a/b/c")).unwrap();
+        let mut rec = Recorder::new("files");
+        r.run(&root, &mut rec).unwrap();
+        let t = target.display();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            format!(
+                "-vF0 -r {t} {t}/etc/selinux/targeted/contexts/files/file_contexts -f -\n{t}/var/a/b\n"
+            )
+        );
+        assert_eq!(rec.operations()[0].name, "relabeling 1 patterns");
     }
 
     #[test]
