@@ -107,7 +107,7 @@ fn generate(path: &Path, len: u64) -> Result<String, BoxError> {
             x ^= x >> 7;
             x ^= x << 17;
             buf.extend_from_slice(words[(x % words.len() as u64) as usize]);
-            buf.push(if x % 11 == 0 { b'\n' } else { b' ' });
+            buf.push(if x.is_multiple_of(11) { b'\n' } else { b' ' });
         }
         let n = left.min(buf.len() as u64) as usize;
         hasher.update(&buf[..n]);
@@ -302,7 +302,7 @@ fn flaky_server(tally: Arc<Mutex<Tally>>, started: Instant) -> std::io::Result<s
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let fail = rng % 2 == 0;
+            let fail = rng.is_multiple_of(2);
             let tally = tally.clone();
             thread::spawn(move || {
                 let Ok(target) = read_target(&stream) else {

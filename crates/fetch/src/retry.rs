@@ -112,7 +112,7 @@ mod tests {
         assert!(
             first
                 .iter()
-                .all(|d| *d >= FIRST_DELAY / 2 && *d <= FIRST_DELAY)
+                .all(|d| *d >= FIRST_DELAY / 2 && *d <= FIRST_DELAY * 3 / 2)
         );
         assert!(first.iter().any(|d| *d != first[0]));
         for _ in 0..20 {
