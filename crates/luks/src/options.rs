@@ -56,10 +56,10 @@ pub struct OpenFlags {
 }
 
 /// Split `--name=value` / `--name value` / `-x value` argument lists into (name, value).
-fn pairs<'a>(
-    args: &'a [String],
+fn pairs(
+    args: &[String],
     takes_value: impl Fn(&str) -> bool,
-) -> Result<Vec<(&'a str, Option<&'a str>)>, String> {
+) -> Result<Vec<(&str, Option<&str>)>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {

@@ -73,3 +73,75 @@ impl Drop for SwTpm {
         let _ = self.child.wait();
     }
 }
+
+/// A tang server on loopback (tangd behind socat, one process per connection), killed on drop.
+pub struct Tang {
+    child: Option<Child>,
+    _db: tempfile::TempDir,
+    pub url: String,
+    pub thumbprint: String,
+    port: u16,
+    db: std::path::PathBuf,
+}
+
+impl Tang {
+    pub fn start() -> Tang {
+        let db = tempfile::tempdir().unwrap();
+        let out = Command::new("/usr/libexec/tangd-keygen")
+            .arg(db.path())
+            .output()
+            .expect("tang must be installed");
+        assert!(out.status.success(), "{out:?}");
+        let port = free_ports().0;
+        let mut tang = Tang {
+            child: None,
+            url: format!("http://127.0.0.1:{port}"),
+            thumbprint: String::new(),
+            port,
+            db: db.path().to_path_buf(),
+            _db: db,
+        };
+        tang.up();
+        let thp = Command::new("tang-show-keys")
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(thp.status.success(), "{thp:?}");
+        tang.thumbprint = String::from_utf8(thp.stdout).unwrap().trim().to_string();
+        tang
+    }
+
+    /// Start serving (again).
+    pub fn up(&mut self) {
+        let child = Command::new("socat")
+            .arg(format!(
+                "TCP-LISTEN:{},bind=127.0.0.1,reuseaddr,fork",
+                self.port
+            ))
+            .arg(format!("EXEC:/usr/libexec/tangd {}", self.db.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat must be installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "tang did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop serving: connections are refused.
+    pub fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Tang {
+    fn drop(&mut self) {
+        self.down();
+    }
+}

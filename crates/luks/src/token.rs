@@ -36,7 +36,9 @@ pub fn parse_systemd_tpm2(token: &Value) -> Result<(PcrPolicy, Vec<u8>), String>
         .collect::<Result<Vec<_>, _>>()?;
     let bank = token["tpm2-pcr-bank"].as_str().unwrap_or("sha256");
     let bank = crate::tpm2::Bank::parse(bank).ok_or_else(|| format!("unknown bank {bank:?}"))?;
-    let blob = token["tpm2-blob"].as_str().ok_or("token has no tpm2-blob")?;
+    let blob = token["tpm2-blob"]
+        .as_str()
+        .ok_or("token has no tpm2-blob")?;
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob)
         .map_err(|e| format!("tpm2-blob is not base64: {e}"))?;

@@ -304,7 +304,10 @@ pub fn seal(tcti: &str, policy: &PcrPolicy) -> Result<Sealed, String> {
 pub fn unseal(tcti: &str, policy: &PcrPolicy, blob: &[u8]) -> Result<Zeroizing<String>, String> {
     let bad = || "TPM2 blob is truncated".to_string();
     let len = usize::from(u16::from_be_bytes(
-        blob.get(..2).ok_or_else(bad)?.try_into().map_err(|_| bad())?,
+        blob.get(..2)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
     ));
     let private = blob.get(2..2 + len).ok_or_else(bad)?;
     let public = blob.get(2 + len..).ok_or_else(bad)?;
@@ -379,6 +382,13 @@ mod tests {
             bank: Bank::Sha256,
         };
         assert!(policy.selection().unwrap_err().contains("PCR 24"));
-        assert!(unseal("swtpm:host=127.0.0.1,port=1", &PcrPolicy::default_pcr7(), &[0, 9, 1]).is_err());
+        assert!(
+            unseal(
+                "swtpm:host=127.0.0.1,port=1",
+                &PcrPolicy::default_pcr7(),
+                &[0, 9, 1]
+            )
+            .is_err()
+        );
     }
 }

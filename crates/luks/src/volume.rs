@@ -64,8 +64,10 @@ fn pbkdf_type(p: &Pbkdf) -> Result<Option<CryptPbkdfType>, String> {
     let mut t = match &p.kind {
         Some(k) => CryptSettingsHandle::get_pbkdf_type_params(&kdf(k)?)
             .map_err(|e| format!("PBKDF {k} parameters: {e}"))?,
-        None => CryptSettingsHandle::get_pbkdf_default(&libcryptsetup_rs::consts::vals::LuksType::Luks2)
-            .map_err(|e| format!("default PBKDF parameters: {e}"))?,
+        None => {
+            CryptSettingsHandle::get_pbkdf_default(&libcryptsetup_rs::consts::vals::LuksType::Luks2)
+                .map_err(|e| format!("default PBKDF parameters: {e}"))?
+        }
     };
     if let Some(h) = &p.hash {
         t.hash = Some(h.clone());
@@ -107,7 +109,10 @@ fn activate_flags(f: &OpenFlags) -> CryptActivate {
     for (on, flag) in [
         (f.allow_discards, CryptActivate::ALLOW_DISCARDS),
         (f.same_cpu_crypt, CryptActivate::SAME_CPU_CRYPT),
-        (f.submit_from_crypt_cpus, CryptActivate::SUBMIT_FROM_CRYPT_CPUS),
+        (
+            f.submit_from_crypt_cpus,
+            CryptActivate::SUBMIT_FROM_CRYPT_CPUS,
+        ),
         (f.no_read_workqueue, CryptActivate::NO_READ_WORKQUEUE),
         (f.no_write_workqueue, CryptActivate::NO_WRITE_WORKQUEUE),
     ] {
@@ -154,14 +159,10 @@ pub fn format(dev: &Path, spec: &FormatSpec, key: &[u8]) -> Result<String, Strin
     let key_bytes = o.key_size_bits.unwrap_or(DEFAULT_KEY_BITS) / 8;
     if let Some(h) = &o.hash {
         // The AF/digest hash follows the PBKDF hash setting in libcryptsetup.
-        let mut t = pbkdf_type(pbkdf)?
-            .map(Ok)
-            .unwrap_or_else(|| {
-                CryptSettingsHandle::get_pbkdf_default(
-                    &libcryptsetup_rs::consts::vals::LuksType::Luks2,
-                )
+        let mut t = pbkdf_type(pbkdf)?.map(Ok).unwrap_or_else(|| {
+            CryptSettingsHandle::get_pbkdf_default(&libcryptsetup_rs::consts::vals::LuksType::Luks2)
                 .map_err(|e| format!("default PBKDF parameters: {e}"))
-            })?;
+        })?;
         t.hash = Some(h.clone());
         cd.settings_handle()
             .set_pbkdf_type(&t)
@@ -254,7 +255,10 @@ pub fn deactivate(name: &str) -> Result<(), String> {
     let mut cd = CryptInit::init_by_name_and_header(name, None)
         .map_err(|e| format!("cannot find the open volume {name}: {e}"))?;
     cd.activate_handle()
-        .deactivate(name, libcryptsetup_rs::consts::flags::CryptDeactivate::empty())
+        .deactivate(
+            name,
+            libcryptsetup_rs::consts::flags::CryptDeactivate::empty(),
+        )
         .map_err(|e| format!("cannot close {name}: {e}"))
 }
 
