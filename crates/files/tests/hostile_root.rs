@@ -67,6 +67,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 struct Hostile {
     root: tempfile::TempDir,
     canary: tempfile::TempDir,
+    _canary_fd: File,
     proc_mounted: bool,
 }
 
@@ -116,11 +117,18 @@ impl Hostile {
             "mounting proc inside the test root (the suite needs root)"
         );
         symlink(Path::new("/proc/self/root").join(rel), r.join("magic-root")).unwrap();
-        symlink("/proc/self/cwd", r.join("magic-cwd")).unwrap();
+        // An fd on the canary, held for the suite's lifetime: /proc/self/fd/N is the canary.
+        let canary_fd = File::open(c).unwrap();
+        let fd_link = format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&canary_fd)
+        );
+        symlink(fd_link, r.join("magic-fd")).unwrap();
         symlink("/proc/thread-self/root", r.join("magic-thread")).unwrap();
         Hostile {
             root,
             canary,
+            _canary_fd: canary_fd,
             proc_mounted,
         }
     }
@@ -145,7 +153,7 @@ const PREFIXES: [&str; 8] = [
     "/magic-root",
     "/magic-thread/CANARY",
     "/abs-dir",
-    "/magic-cwd",
+    "/magic-fd",
 ];
 
 fn prefixes(h: &Hostile) -> Vec<String> {
