@@ -41,7 +41,10 @@ impl fmt::Display for ProviderError {
                 write!(f, "fetching {url}: resource not found (HTTP 404)")
             }
             ProviderError::Status { url, status } => {
-                write!(f, "fetching {url}: failed to fetch resource (HTTP {status})")
+                write!(
+                    f,
+                    "fetching {url}: failed to fetch resource (HTTP {status})"
+                )
             }
         }
     }

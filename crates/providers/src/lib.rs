@@ -5,17 +5,32 @@
 //! something wins. Every platform is a [`Provider`] in [`PLATFORMS`]: adding one is a module and
 //! a line there, the engine does not change.
 
+pub mod akamai;
 pub mod aliyun;
+pub mod aws;
+pub mod azure;
+pub mod azurestack;
+pub mod brightbox;
+pub mod cloudstack;
 pub mod cmdline;
 pub mod digitalocean;
+mod drive;
 mod error;
 pub mod exoscale;
 pub mod file;
+pub mod gcp;
 pub mod hetzner;
 mod host;
+pub mod ibmcloud;
+pub mod kubevirt;
 pub mod metadata;
 pub mod metal;
+pub mod nutanix;
+pub mod openstack;
 pub mod oraclecloud;
+pub mod packet;
+pub mod powervs;
+pub mod proxmoxve;
 pub mod qemu;
 pub mod system;
 #[cfg(test)]
@@ -60,13 +75,27 @@ pub trait Provider: Sync {
 
 /// Every platform this build supports, by id.
 pub static PLATFORMS: &[&dyn Provider] = &[
+    &akamai::Akamai,
     &aliyun::ALIYUN,
+    &aws::Aws,
+    &azure::Azure,
+    &azurestack::AzureStack,
+    &brightbox::Brightbox,
+    &cloudstack::CloudStack,
     &digitalocean::DIGITALOCEAN,
     &exoscale::EXOSCALE,
     &file::File,
+    &gcp::Gcp,
     &hetzner::HETZNER,
+    &ibmcloud::IBMCLOUD,
+    &kubevirt::KUBEVIRT,
     &metal::Metal,
+    &nutanix::NUTANIX,
+    &openstack::OpenStack,
     &oraclecloud::ORACLECLOUD,
+    &packet::Packet,
+    &powervs::POWERVS,
+    &proxmoxve::ProxmoxVe,
     &qemu::Qemu,
     &upcloud::UPCLOUD,
     &vultr::VULTR,

@@ -112,8 +112,8 @@ pub(crate) mod tests {
     use super::*;
     use crate::host::tests::temp_host;
     use crate::testserver::{Response, Server};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     pub(crate) const CONFIG: &[u8] = br#"{"ignition":{"version":"3.5.0"}}"#;
@@ -164,7 +164,7 @@ pub(crate) mod tests {
             if r.path == path {
                 Response::new(200, body.clone())
             } else {
-                Response::new(400, "wrong path")
+                Response::new(404, "not this path")
             }
         });
         let (dir, host) = host_for(&format!("{id}-happy"), &server);
@@ -214,7 +214,7 @@ pub(crate) mod tests {
         let seen = count.clone();
         let server = Server::start(move |r| {
             if r.path != path {
-                return Response::new(400, "wrong path");
+                return Response::new(404, "not this path");
             }
             match seen.fetch_add(1, Ordering::SeqCst) {
                 0 | 1 => Response::new(503, "flap"),
@@ -234,7 +234,7 @@ pub(crate) mod tests {
         let seen = count.clone();
         let server = Server::start(move |r| {
             if r.path != path {
-                return Response::new(400, "wrong path");
+                return Response::new(404, "not this path");
             }
             let delay = match seen.fetch_add(1, Ordering::SeqCst) {
                 0 => Duration::from_millis(1500),
@@ -245,14 +245,13 @@ pub(crate) mod tests {
         let (dir, host) = host_for(&format!("{id}-slow"), &server);
         let mut slow = fetcher();
         slow.set_response_headers_timeout(Some(Duration::from_millis(700)));
-        let got = slow_fetch(provider, &slow, &host);
+        let got = provider.fetch(&slow, &host).unwrap();
         assert_eq!(got.as_deref(), Some(CONFIG), "{id}: slow");
-        assert!(count.load(Ordering::SeqCst) >= 2, "{id}: slow answer retried");
+        assert!(
+            count.load(Ordering::SeqCst) >= 2,
+            "{id}: slow answer retried"
+        );
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    fn slow_fetch(provider: &dyn Provider, fetcher: &Fetcher, host: &Host) -> Option<Vec<u8>> {
-        provider.fetch(fetcher, host).unwrap()
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub static ORACLECLOUD: UserData = UserData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::tests::{Expect, conformance, base64};
+    use crate::metadata::tests::{Expect, base64, conformance};
 
     #[test]
     fn speaks_the_documented_protocol() {

@@ -13,8 +13,6 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// 1 for the first request this server saw.
-    pub number: usize,
 }
 
 impl Request {
@@ -42,11 +40,6 @@ impl Response {
             body: body.into(),
             delay: Duration::ZERO,
         }
-    }
-
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
     }
 
     pub fn delayed(mut self, delay: Duration) -> Self {
@@ -131,7 +124,6 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
                 path,
                 headers,
                 body,
-                number: seen.len() + 1,
             };
             seen.push(request.clone());
             request

@@ -1,0 +1,205 @@
+//! Config drives and CD-ROMs: wait for a filesystem label to appear under
+//! `/dev/disk/by-label`, mount the device read-only on a private directory, read, unmount.
+
+use crate::{Fetched, Host, Provider, ProviderError};
+use kindling_fetch::Fetcher;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often a missing drive is looked for again.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How often a long wait says so in the journal.
+const NAG: Duration = Duration::from_secs(30);
+
+/// The first of `labels` that appears in `by_label`, polling every `poll`; `None` when `wait`
+/// ran out (`None` waits forever, logging every 30 s).
+pub fn wait_for_label(
+    by_label: &Path,
+    labels: &[&str],
+    wait: Option<Duration>,
+    poll: Duration,
+) -> Option<PathBuf> {
+    let start = Instant::now();
+    let mut nagged = start;
+    loop {
+        if let Some(found) = labels.iter().map(|l| by_label.join(l)).find(|p| p.exists()) {
+            log::info!("found config drive {}", found.display());
+            return Some(found);
+        }
+        if wait.is_some_and(|w| start.elapsed() >= w) {
+            return None;
+        }
+        if nagged.elapsed() >= NAG {
+            log::warn!(
+                "still waiting for a drive labelled {} after {} s",
+                labels.join(" or "),
+                start.elapsed().as_secs()
+            );
+            nagged = Instant::now();
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Run `read` on the filesystem of `device`, mounted read-only with `fstype` (`auto`, `udf`,
+/// `iso9660`, …), then unmount it.
+pub fn with_mounted<T>(
+    device: &Path,
+    fstype: &str,
+    read: impl FnOnce(&Path) -> Result<T, ProviderError>,
+) -> Result<T, ProviderError> {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kindling-drive-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|error| ProviderError::Read {
+        path: dir.clone(),
+        error,
+    })?;
+    let mounted = run(Command::new("mount")
+        .args(["-o", "ro", "-t", fstype])
+        .arg(device)
+        .arg(&dir));
+    let result = mounted.and_then(|()| {
+        let result = read(&dir);
+        if let Err(e) = run(Command::new("umount").arg(&dir)) {
+            log::warn!("unmounting {}: {e}", dir.display());
+        }
+        result
+    });
+    let _ = std::fs::remove_dir(&dir);
+    result
+}
+
+/// A file of a mounted drive; `None` when it is absent.
+pub fn read_optional(dir: &Path, relative: &str) -> Result<Option<Vec<u8>>, ProviderError> {
+    let path = dir.join(relative.trim_start_matches('/'));
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            log::info!("no {relative} on the drive");
+            Ok(None)
+        }
+        Err(error) => Err(ProviderError::Read { path, error }),
+    }
+}
+
+/// Run a helper command; its stderr becomes the error.
+pub fn run(command: &mut Command) -> Result<(), ProviderError> {
+    let name = format!("{command:?}");
+    let output = command.output().map_err(|e| ProviderError::Command {
+        command: name.clone(),
+        message: e.to_string(),
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(ProviderError::Command {
+        command: name,
+        message: format!(
+            "{}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+    })
+}
+
+/// A config drive's file: wait for one of `labels`, mount it (`auto`), read `file`. A drive
+/// that never came or a missing file is an empty config.
+pub fn read_config(
+    by_label: &Path,
+    labels: &[&str],
+    file: &str,
+    wait: Option<Duration>,
+) -> Result<Vec<u8>, ProviderError> {
+    let Some(device) = wait_for_label(by_label, labels, wait, POLL) else {
+        log::info!("no config drive appeared: continuing with an empty config");
+        return Ok(Vec::new());
+    };
+    with_mounted(&device, "auto", |dir| read_optional(dir, file)).map(Option::unwrap_or_default)
+}
+
+/// A platform whose config is one file of a config drive found by label.
+pub struct ConfigDrive {
+    pub id: &'static str,
+    pub labels: &'static [&'static str],
+    pub file: &'static str,
+    /// How long to wait for the drive; `None` waits forever.
+    pub wait: Option<Duration>,
+}
+
+impl Provider for ConfigDrive {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn fetch(&self, _fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
+        read_config(&host.disk_by_label, self.labels, self.file, self.wait).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::tests::temp_host;
+
+    #[test]
+    fn labels_are_found_in_order_or_the_wait_runs_out() {
+        let (dir, host) = temp_host("drive-wait");
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        let short = Some(Duration::from_millis(50));
+        let tick = Duration::from_millis(10);
+        let by_label = &host.disk_by_label;
+        assert_eq!(wait_for_label(by_label, &["config-2"], short, tick), None);
+        std::fs::write(by_label.join("CONFIG-2"), "").unwrap();
+        assert_eq!(
+            wait_for_label(by_label, &["config-2", "CONFIG-2"], short, tick),
+            Some(by_label.join("CONFIG-2"))
+        );
+        // A drive that appears while waiting is picked up.
+        let late = by_label.join("cidata");
+        let writer = {
+            let late = late.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                std::fs::write(late, "").unwrap();
+            })
+        };
+        assert_eq!(
+            wait_for_label(by_label, &["cidata"], None, tick),
+            Some(late)
+        );
+        writer.join().unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn missing_drive_is_an_empty_config_and_files_are_optional() {
+        let (dir, host) = temp_host("drive-read");
+        let got = read_config(
+            &host.disk_by_label,
+            &["cidata"],
+            "/user-data",
+            Some(Duration::ZERO),
+        );
+        assert_eq!(got.unwrap(), Vec::<u8>::new());
+        std::fs::write(dir.join("user-data"), "x").unwrap();
+        assert_eq!(
+            read_optional(&dir, "/user-data").unwrap(),
+            Some(b"x".to_vec())
+        );
+        assert_eq!(read_optional(&dir, "/vendor-data").unwrap(), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn failing_commands_say_what_failed() {
+        let err = run(&mut Command::new("false")).unwrap_err();
+        assert!(err.to_string().contains("false"), "{err}");
+    }
+}
