@@ -193,18 +193,18 @@ fn in_root_path(parts: &[OsString]) -> PathBuf {
 }
 
 impl Root {
+    /// Open the root; its path is made absolute (shadow-utils and setfiles need that).
     pub fn open(host_path: &Path) -> io::Result<Root> {
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(host_path, flags, Mode::empty()).map_err(|e| {
+        let fail = |e: io::Error| {
             io::Error::new(
-                io::Error::from(e).kind(),
+                e.kind(),
                 format!("opening the target root {}: {e}", host_path.display()),
             )
-        })?;
-        Ok(Root {
-            fd,
-            host_path: host_path.to_path_buf(),
-        })
+        };
+        let host_path = std::fs::canonicalize(host_path).map_err(fail)?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&host_path, flags, Mode::empty()).map_err(|e| fail(e.into()))?;
+        Ok(Root { fd, host_path })
     }
 
     /// The root as the host sees it (for tools that take `--root`).
