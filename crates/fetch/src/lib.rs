@@ -198,6 +198,16 @@ impl Fetcher {
         self.offline = offline;
     }
 
+    /// Whether only `data:` sources may be fetched (providers with their own transports check).
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// The total time a fetch may take (`--fetch-timeout` or `httpTotal`); `None` = no limit.
+    pub fn total_timeout(&self) -> Option<Duration> {
+        self.total_override.or(self.config_total)
+    }
+
     /// Overrides `httpTotal` while the provider config is fetched (`--fetch-timeout`);
     /// `None` restores the adopted config's value.
     pub fn set_total_timeout(&mut self, total: Option<Duration>) {

@@ -7,6 +7,7 @@
 
 pub mod akamai;
 pub mod aliyun;
+pub mod applehv;
 pub mod aws;
 pub mod azure;
 pub mod azurestack;
@@ -32,6 +33,8 @@ pub mod packet;
 pub mod powervs;
 pub mod proxmoxve;
 pub mod qemu;
+mod rawhttp;
+pub mod scaleway;
 pub mod system;
 #[cfg(test)]
 mod testserver;
@@ -77,6 +80,7 @@ pub trait Provider: Sync {
 pub static PLATFORMS: &[&dyn Provider] = &[
     &akamai::Akamai,
     &aliyun::ALIYUN,
+    &applehv::AppleHv,
     &aws::Aws,
     &azure::Azure,
     &azurestack::AzureStack,
@@ -97,6 +101,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &powervs::POWERVS,
     &proxmoxve::ProxmoxVe,
     &qemu::Qemu,
+    &scaleway::Scaleway,
     &upcloud::UPCLOUD,
     &vultr::VULTR,
 ];

@@ -13,6 +13,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Where the request came from (source port checks).
+    pub peer: std::net::SocketAddr,
 }
 
 impl Request {
@@ -79,6 +81,9 @@ impl Server {
 }
 
 fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
@@ -124,6 +129,7 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
                 path,
                 headers,
                 body,
+                peer,
             };
             seen.push(request.clone());
             request
