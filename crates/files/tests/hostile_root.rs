@@ -341,3 +341,48 @@ fn ssh_keys_through_a_linked_home_stay_inside() {
             .is_file()
     );
 }
+
+#[test]
+fn swapping_a_directory_for_a_link_while_writing_stays_inside() {
+    // The tree changes between resolution and the writes: /race is atomically exchanged, again
+    // and again, between a real directory and a link to the canary.
+    let h = Hostile::new();
+    let r = h.root.path();
+    std::fs::create_dir(r.join("race")).unwrap();
+    symlink(h.canary.path(), r.join("race-alt")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let dir = File::open(r).unwrap();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    &dir,
+                    "race",
+                    &dir,
+                    "race-alt",
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let before = snapshot(h.canary.path());
+    let mut written = 0;
+    for i in 0..200 {
+        let config = format!(
+            r#"{{"storage":{{"files":[{{"path":"/race/secret","overwrite":true,"mode":511,"contents":{{"source":"mem:{i}"}}}},
+            {{"path":"/race/sub/new{i}","append":[{{"source":"mem:x"}}]}}],
+            "directories":[{{"path":"/race/sub","mode":511,"user":{{"id":9}}}}]}}}}"#
+        );
+        written += usize::from(h.run(&config).is_ok());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert_eq!(before, snapshot(h.canary.path()), "canary changed");
+    assert!(swaps > 200, "only {swaps} swaps");
+    assert!(written > 0, "no run succeeded, the race was not exercised");
+}
