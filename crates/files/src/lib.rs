@@ -34,6 +34,10 @@ pub struct Options {
     pub authorized_keys: AuthorizedKeys,
     /// Whether to label what was written with the target's SELinux policy.
     pub selinux: Selinux,
+    /// Called after a user's SSH keys were written, with the user name and the key file's
+    /// path in the root: the engine sends upstream's journal entry from it (`MESSAGE_ID`
+    /// `225067b87bbd4a0cb6ab151f82fa364b`, `IGNITION_USER_NAME`, `IGNITION_PATH`).
+    pub on_ssh_keys_written: Option<fn(user: &str, path: &std::path::Path)>,
 }
 
 /// Where a user's `sshAuthorizedKeys` are written (upstream's `writeAuthorizedKeysFragment`).

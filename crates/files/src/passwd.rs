@@ -318,7 +318,7 @@ fn write_keys(
     user: &User,
     keys: &[String],
     mode: AuthorizedKeys,
-) -> Result<(), String> {
+) -> Result<PathBuf, String> {
     let mut text = keys.join("\n");
     if !text.ends_with('\n') {
         text.push('\n');
@@ -354,12 +354,13 @@ fn write_keys(
     };
     write_bytes(&dir, &file, text.as_bytes(), perms)
         .map_err(|e| format!("{}: {e}", dir.child(&file).display()))?;
+    let path = dir.child(&file);
     log::info!(
         "wrote ssh authorized keys file for user: {} ({})",
         user.name,
-        dir.child(&file).display()
+        path.display()
     );
-    Ok(())
+    Ok(path)
 }
 
 /// Queue the account files and the homes of configured users for relabelling.

@@ -104,9 +104,18 @@ fn users_add_with_hash_and_key() {
 
 #[test]
 fn users_authorized_keys_file_mode() {
+    use std::sync::Mutex;
+    static WRITTEN: Mutex<Vec<(String, std::path::PathBuf)>> = Mutex::new(Vec::new());
+    fn hook(user: &str, path: &Path) {
+        WRITTEN
+            .lock()
+            .unwrap()
+            .push((user.to_string(), path.to_path_buf()));
+    }
     let t = seeded();
     let options = Options {
         authorized_keys: AuthorizedKeys::File,
+        on_ssh_keys_written: Some(hook),
         ..t.options()
     };
     t.run_with(
