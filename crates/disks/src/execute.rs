@@ -5,6 +5,7 @@
 use crate::devices::{self, Backing, partition_node};
 use crate::filesystems::{self, FsAction};
 use crate::kernel;
+use crate::luks::{self, LuksDone, LuksInput};
 use crate::partitions::PartitionAction;
 use crate::plan::{DiskPlan, FsPlan, Plan, Target};
 use crate::probe::{self, Window};
@@ -42,8 +43,14 @@ fn at(config_path: &str) -> impl Fn(String) -> DisksError + '_ {
     }
 }
 
-/// Execute `plan`; refuses to start if the plan has any refusal.
-pub fn execute(plan: &Plan, timeout: Duration, rec: &mut Recorder) -> Result<(), DisksError> {
+/// Execute `plan`; refuses to start if the plan has any refusal. Returns the LUKS volumes
+/// provisioned (their keys to persist, their UUIDs).
+pub fn execute(
+    plan: &Plan,
+    timeout: Duration,
+    luks_input: &LuksInput,
+    rec: &mut Recorder,
+) -> Result<Vec<LuksDone>, DisksError> {
     if let Some(first) = plan.refusals.first() {
         let all: Vec<String> = plan.refusals.iter().map(|r| r.to_string()).collect();
         return Err(DisksError {
@@ -76,7 +83,20 @@ pub fn execute(plan: &Plan, timeout: Duration, rec: &mut Recorder) -> Result<(),
         )
         .map_err(at(&r.config_path))?;
     }
-    format_all(&plan.filesystems, timeout, rec)
+    let mut volumes = Vec::new();
+    for l in &plan.luks {
+        let v = &l.volume;
+        volumes.push(
+            rec.op(
+                format!("provisioning LUKS volume {:?} on {:?}", v.name, v.device),
+                Some(&v.config_path),
+                |_| luks::execute_luks(l, luks_input, timeout),
+            )
+            .map_err(at(&v.config_path))?,
+        );
+    }
+    format_all(&plan.filesystems, timeout, rec)?;
+    Ok(volumes)
 }
 
 fn apply_disk(d: &DiskPlan, timeout: Duration) -> Result<(), String> {
@@ -343,10 +363,10 @@ fn format_at(p: &FsPlan, target: &Path) -> Result<(), String> {
 }
 
 /// A loop device over a window of an image file, detached when dropped.
-struct LoopDevice(PathBuf);
+pub(crate) struct LoopDevice(pub(crate) PathBuf);
 
 impl LoopDevice {
-    fn attach(image: &Path, offset: u64, size: u64) -> Result<LoopDevice, String> {
+    pub(crate) fn attach(image: &Path, offset: u64, size: u64) -> Result<LoopDevice, String> {
         let out = Command::new("losetup")
             .args(["--find", "--show", "--offset", &offset.to_string()])
             .args(["--sizelimit", &size.to_string()])
@@ -374,7 +394,7 @@ impl Drop for LoopDevice {
 }
 
 /// Let udev see the new filesystem (labels and UUIDs under /dev/disk) before the next stage.
-fn settle(dev: &str) {
+pub(crate) fn settle(dev: &str) {
     match Command::new("udevadm")
         .args(["trigger", "--settle", dev])
         .output()

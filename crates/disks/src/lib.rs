@@ -9,6 +9,7 @@ pub mod devices;
 pub mod execute;
 pub mod filesystems;
 pub mod kernel;
+pub mod luks;
 pub mod mount;
 pub mod partitions;
 pub mod placement;
@@ -19,6 +20,7 @@ pub mod table;
 
 pub use devices::Devices;
 pub use execute::{DEFAULT_DEVICE_TIMEOUT, DisksError};
+pub use luks::{LuksDone, LuksInput};
 pub use plan::Plan;
 
 use kindling_config::Config;
@@ -41,8 +43,19 @@ pub fn run(
     timeout: Duration,
     rec: &mut Recorder,
 ) -> Result<Plan, DisksError> {
+    run_with(config, devices, timeout, &LuksInput::default(), rec).map(|(plan, _)| plan)
+}
+
+/// [`run`] with the fetched LUKS key files; also returns the LUKS volumes provisioned.
+pub fn run_with(
+    config: &Config,
+    devices: &Devices,
+    timeout: Duration,
+    luks_input: &LuksInput,
+    rec: &mut Recorder,
+) -> Result<(Plan, Vec<LuksDone>), DisksError> {
     if !has_work(config) {
-        return Ok(Plan::default());
+        return Ok((Plan::default(), Vec::new()));
     }
     for (i, disk) in config.storage.disks.iter().enumerate() {
         if devices.images.contains_key(&disk.device) {
@@ -65,6 +78,6 @@ pub fn run(
     for line in plan.to_string().lines() {
         log::info!("{line}");
     }
-    execute::execute(&plan, timeout, rec)?;
-    Ok(plan)
+    let volumes = execute::execute(&plan, timeout, luks_input, rec)?;
+    Ok((plan, volumes))
 }

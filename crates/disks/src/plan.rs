@@ -3,11 +3,11 @@
 //! nothing is executed.
 //!
 //! Phases, in the order the disks stage runs them: partitions → RAID → LUKS → filesystems.
-//! LUKS volumes are planned by a later component; until then a config with `storage.luks` is
-//! refused as a whole rather than half-applied.
+//! LUKS volumes are planned by `kindling-luks` ([`crate::luks`]).
 
 use crate::devices::{self, Backing, Devices};
 use crate::filesystems::{self, FsAction};
+use crate::luks::{self, LuksPlan};
 use crate::partitions::{self, Decided, PartitionAction};
 use crate::probe::{self, Found, Window};
 use crate::raid;
@@ -119,23 +119,27 @@ pub enum Target {
 pub struct Plan {
     pub disks: Vec<DiskPlan>,
     pub raids: Vec<RaidPlan>,
+    pub luks: Vec<LuksPlan>,
     pub filesystems: Vec<FsPlan>,
     pub refusals: Vec<Refusal>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.disks.is_empty() && self.raids.is_empty() && self.filesystems.is_empty()
+        self.disks.is_empty()
+            && self.raids.is_empty()
+            && self.luks.is_empty()
+            && self.filesystems.is_empty()
     }
 }
 
 /// Where a filesystem's device is, for probing it before the plan runs.
-enum Source {
+pub(crate) enum Source {
     /// A node or file as it is now.
     Whole(PathBuf),
     /// A partition of a planned disk: a window of that disk.
     InDisk(PathBuf, u64, u64),
-    /// An array this plan creates.
+    /// An array or a LUKS mapping this plan creates.
     Array,
 }
 
@@ -184,13 +188,14 @@ pub fn build(config: &Config, devices: &Devices) -> Plan {
             }),
         }
     }
-    if !storage.luks.is_empty() {
-        plan.refusals.push(Refusal {
-            config_path: "$.storage.luks".into(),
-            message: "LUKS volumes are not supported by this build yet; nothing is changed \
-                      rather than leaving the disks half provisioned"
-                .into(),
-        });
+    for (i, l) in storage.luks.iter().enumerate() {
+        match luks::plan_luks(l, i, &plan, devices) {
+            Ok(p) => plan.luks.push(p),
+            Err(message) => plan.refusals.push(Refusal {
+                config_path: format!("$.storage.luks.{i}"),
+                message,
+            }),
+        }
     }
     for (i, fs) in storage.filesystems.iter().enumerate() {
         if fs.format.as_deref().unwrap_or_default().is_empty() {
@@ -325,11 +330,16 @@ fn planned_partition<'a>(device: &str, plan: &'a Plan) -> Option<(&'a DiskPlan, 
         .map(|d| (d, n))
 }
 
-fn source_of(device: &str, plan: &Plan, devices: &Devices) -> Result<(Source, bool), String> {
+pub(crate) fn source_of(
+    device: &str,
+    plan: &Plan,
+    devices: &Devices,
+) -> Result<(Source, bool), String> {
     if plan
         .raids
         .iter()
         .any(|r| r.device == device || r.name == device)
+        || luks::is_mapping(device, plan)
     {
         return Ok((Source::Array, true));
     }
@@ -528,6 +538,9 @@ impl fmt::Display for Plan {
                 r.device,
                 r.argv.join(" ")
             )?;
+        }
+        for l in &self.luks {
+            writeln!(f, "{}", l.volume)?;
         }
         for p in &self.filesystems {
             let dev = &p.fs.device;

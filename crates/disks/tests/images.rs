@@ -480,7 +480,7 @@ fn report_has_one_timed_operation_per_step() {
 }
 
 #[test]
-fn plans_resolve_by_id_partuuid_raid_and_refuse_luks() {
+fn plans_resolve_by_id_partuuid_raid_and_luks() {
     let mut disks = Disks::new(&[64, 64, 64], 512);
     let img = disks.devices.images.remove("/dev/vdb").unwrap();
     disks
@@ -509,8 +509,18 @@ fn plans_resolve_by_id_partuuid_raid_and_refuse_luks() {
         text.contains("! CREATE-RAID /dev/md/data (overwrites its members): mdadm --create data"),
         "{text}"
     );
-    let luks = disks.plan(r#"{"luks": [{"name": "root", "device": "/dev/vdc"}]}"#);
-    assert_eq!(luks.refusals[0].config_path, "$.storage.luks");
+    // LUKS: a blank device is formatted, its mapping's filesystem decided once it is open.
+    let luks = disks.plan(
+        r#"{"luks": [{"name": "root", "device": "/dev/vdc"}],
+            "filesystems": [{"device": "/dev/mapper/root", "format": "ext4"}]}"#,
+    );
+    assert!(luks.refusals.is_empty(), "{:?}", luks.refusals);
+    assert_eq!(luks.filesystems[0].action, FsAction::Deferred);
+    assert!(
+        luks.to_string()
+            .contains("LUKS2-FORMAT /dev/vdc as root (generated key)"),
+        "{luks}"
+    );
     // A member that does not exist is refused.
     let missing = disks.plan(
         r#"{"raid": [{"name": "x", "level": "raid1", "devices": ["/dev/vdc", "/dev/kindling-none"]}]}"#,
@@ -519,5 +529,68 @@ fn plans_resolve_by_id_partuuid_raid_and_refuse_luks() {
         missing.refusals[0].message.contains("not found"),
         "{:?}",
         missing.refusals
+    );
+}
+
+/// LUKS through the whole stage on images: a volume in a new partition (through a loop device)
+/// and one on a whole disk; the second run reuses both; a refusal leaves every image as it was.
+#[test]
+fn luks_volumes_are_formatted_reused_and_refused() {
+    let disks = Disks::new(&[64, 64], 512);
+    let json = r#"{"disks": [{"device": "/dev/vdb", "partitions": [{"number": 1, "sizeMiB": 32, "label": "crypt"}]}],
+        "luks": [
+          {"name": "part", "device": "/dev/vdb1", "label": "p", "keyFile": {"source": "data:,k1"},
+           "options": ["--pbkdf=pbkdf2", "--pbkdf-force-iterations=1000"]},
+          {"name": "whole", "device": "/dev/vdc", "discard": true}]}"#;
+    let run = |keys: &[(&str, &[u8])]| {
+        let input = kindling_disks::LuksInput {
+            keys: keys
+                .iter()
+                .map(|(n, k)| (n.to_string(), zeroize::Zeroizing::new(k.to_vec())))
+                .collect(),
+            tcti: None,
+        };
+        let mut rec = Recorder::new("disks");
+        kindling_disks::run_with(
+            &config(json),
+            &disks.devices,
+            Duration::from_secs(5),
+            &input,
+            &mut rec,
+        )
+    };
+    let (_, done) = run(&[("part", b"k1")]).unwrap();
+    let names: Vec<&str> = done.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["part", "whole"]);
+    assert_eq!(done[0].done.persist_key.as_deref(), Some(&b"k1".to_vec()));
+    assert_eq!(
+        done[1].done.persist_key.as_ref().map(|k| k.len()),
+        Some(8192)
+    );
+    let whole = kindling_luks::header::read(disks.image("/dev/vdc"), 0).unwrap();
+    let kindling_luks::header::Header::Luks2(h) = whole else {
+        panic!("no LUKS2 header on /dev/vdc: {whole:?}")
+    };
+    assert_eq!(h.uuid, done[1].done.uuid);
+    assert_eq!(h.persistent_flags(), ["allow-discards"]);
+    let entry = disks.table("/dev/vdb").entries[&1].clone();
+    let part = kindling_luks::header::read(disks.image("/dev/vdb"), entry.first * 512).unwrap();
+    assert!(matches!(part, kindling_luks::header::Header::Luks2(ref p) if p.label == "p"));
+
+    // Second run: the partition's volume (explicit key) is reused; the whole-disk one has a
+    // generated key, so it cannot be and the plan refuses, writing nothing.
+    let before = disks.checksums();
+    let err = run(&[("part", b"k1")]).err().unwrap();
+    assert!(
+        err.message.contains("$.storage.luks.1")
+            && err.message.contains("needs the volume's key in keyFile"),
+        "{err}"
+    );
+    assert_eq!(disks.checksums(), before);
+    let p = disks.plan(json);
+    assert!(
+        p.to_string()
+            .contains("REUSE    LUKS2 volume /dev/vdb1, open as part"),
+        "{p}"
     );
 }
