@@ -143,12 +143,14 @@ fn validate(input: &[u8], strict: bool, json: bool) -> Outcome {
     let mut stdout = String::new();
     let mut stderr = String::new();
     if !report.entries.is_empty() && !bare_only {
-        stdout = report.to_string();
+        // Upstream prints the trimmed report through Printf as the format string.
+        stdout = go_printf_without_args(&format!("{}\n", report.to_string().trim()));
     }
     for e in &report.entries {
         if let Some(h) = &e.hint {
-            let at = e.path.as_deref().unwrap_or("config");
-            stderr.push_str(&format!("  hint for {at}: {h}\n"));
+            // One line per hint, even for keys with line breaks in them.
+            let at = one_line(e.path.as_deref().unwrap_or("config"));
+            stderr.push_str(&format!("  hint for {at}: {}\n", one_line(h)));
         }
     }
     if bare_only && let Some(f) = &fatal {
@@ -159,6 +161,125 @@ fn validate(input: &[u8], strict: bool, json: bool) -> Outcome {
         stdout,
         stderr,
     }
+}
+
+/// What Go's `fmt.Printf(format)` prints with no arguments: `%%` is `%`, every other verb
+/// becomes `%!v(MISSING)` (with Go's `BADINDEX`/`BADWIDTH`/`BADPREC`/`NOVERB` variants).
+/// `ignition-validate` passes its report as the format string, so a `%` in a key name or unit
+/// name comes out this way; reproduced so output matches byte for byte.
+fn go_printf_without_args(format: &str) -> String {
+    let b = format.as_bytes();
+    let end = b.len();
+    let mut out = String::with_capacity(end);
+    let mut i = 0;
+    // Go's parsenum: digits, giving up (and jumping to the end) past a million.
+    let parsenum = |mut i: usize| -> (bool, usize) {
+        let mut num: i64 = 0;
+        let mut isnum = false;
+        while i < end && b[i].is_ascii_digit() {
+            if num > 1_000_000 {
+                return (false, end);
+            }
+            num = num * 10 + i64::from(b[i] - b'0');
+            isnum = true;
+            i += 1;
+        }
+        (isnum, i)
+    };
+    // Go's argNumber with no arguments: `[n]` is always a bad index.
+    let arg_number = |i: usize, good: &mut bool| -> (usize, bool) {
+        if i >= end || b[i] != b'[' {
+            return (i, false);
+        }
+        *good = false;
+        let rest = &b[i..];
+        if rest.len() < 3 {
+            return (i + 1, false);
+        }
+        match rest.iter().skip(1).position(|&c| c == b']') {
+            Some(p) => {
+                let close = p + 1;
+                let digits = &rest[1..close];
+                let ok = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+                (i + close + 1, ok)
+            }
+            None => (i + 1, false),
+        }
+    };
+    while i < end {
+        let start = i;
+        while i < end && b[i] != b'%' {
+            i += 1;
+        }
+        out.push_str(&format[start..i]);
+        if i >= end {
+            break;
+        }
+        i += 1;
+        while i < end && matches!(b[i], b'#' | b'0' | b'+' | b'-' | b' ') {
+            i += 1;
+        }
+        let mut good = true;
+        let (ni, mut after_index) = arg_number(i, &mut good);
+        i = ni;
+        if i < end && b[i] == b'*' {
+            i += 1;
+            out.push_str("%!(BADWIDTH)");
+            after_index = false;
+        } else {
+            let (present, ni) = parsenum(i);
+            i = ni;
+            if after_index && present {
+                good = false;
+            }
+        }
+        if i + 1 < end && b[i] == b'.' {
+            i += 1;
+            if after_index {
+                good = false;
+            }
+            let (ni, ai) = arg_number(i, &mut good);
+            i = ni;
+            after_index = ai;
+            if i < end && b[i] == b'*' {
+                i += 1;
+                out.push_str("%!(BADPREC)");
+                after_index = false;
+            } else {
+                i = parsenum(i).1;
+            }
+        }
+        if !after_index {
+            i = arg_number(i, &mut good).0;
+        }
+        if i >= end {
+            out.push_str("%!(NOVERB)");
+            break;
+        }
+        let verb = format[i..].chars().next().unwrap_or('?');
+        i += verb.len_utf8();
+        if verb == '%' {
+            out.push('%');
+        } else if !good {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
+        } else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+        }
+    }
+    out
+}
+
+/// Control characters escaped, so a hint stays on one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn json_report(
@@ -286,6 +407,28 @@ mod tests {
             out.stdout,
             "error at line 1 col 15: invalid character 'x' looking for beginning of value\n"
         );
+    }
+
+    #[test]
+    fn percent_signs_come_out_as_go_printf_prints_them() {
+        let cases = [
+            ("plain", "plain"),
+            ("a%qb", "a%!q(MISSING)b"),
+            ("100%%", "100%"),
+            ("x%", "x%!(NOVERB)"),
+            ("%-5.2f", "%!f(MISSING)"),
+            ("%*d", "%!(BADWIDTH)%!d(MISSING)"),
+            ("%[1]d", "%!d(BADINDEX)"),
+            ("%é", "%!é(MISSING)"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(go_printf_without_args(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn hints_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\"c"), "a\\nb\"c");
     }
 
     #[test]

@@ -280,6 +280,28 @@ impl Lexer<'_> {
     }
 }
 
+/// Go's `strconv.IsPrint`, approximated without Unicode category tables: controls, non-ASCII
+/// spaces, line/paragraph separators, the common format characters, private use, surrogate-free
+/// noncharacters and the unassigned planes are not printable.
+fn go_is_print(c: char) -> bool {
+    let u = c as u32;
+    !(u < 0x20
+        || (0x7f..=0xa0).contains(&u)
+        || u == 0xad
+        || u == 0x1680
+        || (0x2000..=0x200f).contains(&u)
+        || (0x2028..=0x202f).contains(&u)
+        || (0x205f..=0x206f).contains(&u)
+        || u == 0x3000
+        || u == 0xfeff
+        || (0xfff9..=0xfffb).contains(&u)
+        || (0xfdd0..=0xfdef).contains(&u)
+        || (u & 0xfffe) == 0xfffe
+        || (0xe000..=0xf8ff).contains(&u)
+        || (0x323b0..=0xe00ff).contains(&u)
+        || u >= 0xe01f0)
+}
+
 /// Go's `%q` of a string.
 pub fn go_quote(s: &str) -> String {
     go_quote_bytes(s.as_bytes())
@@ -312,7 +334,7 @@ pub fn go_quote_bytes(b: &[u8]) -> String {
                     '\r' => out.push_str("\\r"),
                     '\t' => out.push_str("\\t"),
                     '\u{b}' => out.push_str("\\v"),
-                    c if c.is_control() || (c as u32) < 0x20 => {
+                    c if !go_is_print(c) => {
                         if (c as u32) < 0x80 {
                             out.push_str(&format!("\\x{:02x}", c as u32));
                         } else if (c as u32) < 0x10000 {
@@ -387,5 +409,6 @@ mod tests {
         assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
         assert_eq!(go_quote("é\u{1}"), "\"é\\x01\"");
         assert_eq!(go_quote_bytes(b"\xff"), "\"\\xff\"");
+        assert_eq!(go_quote("\u{78e38}\u{a0}"), "\"\\U00078e38\\u00a0\"");
     }
 }
