@@ -39,6 +39,7 @@ pub mod system;
 #[cfg(test)]
 mod testserver;
 pub mod upcloud;
+pub mod vmware;
 pub mod vultr;
 
 pub use error::ProviderError;
@@ -103,6 +104,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &qemu::Qemu,
     &scaleway::Scaleway,
     &upcloud::UPCLOUD,
+    &vmware::Vmware,
     &vultr::VULTR,
 ];
 
