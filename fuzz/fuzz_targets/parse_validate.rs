@@ -28,6 +28,13 @@ fuzz_target!(|data: &[u8]| {
         Err(ParseError::Empty) => assert!(data.is_empty()),
         Err(ParseError::Invalid(report)) => {
             assert!(report.has_errors(), "an invalid config without an error");
+            assert!(
+                !report
+                    .entries
+                    .iter()
+                    .any(|e| e.message.starts_with("internal error")),
+                "the decoded value did not fit the model: {report}"
+            );
             let _ = report.to_string();
         }
     }

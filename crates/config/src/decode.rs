@@ -169,6 +169,10 @@ impl Decoder {
             if let Out::Object(map) = out {
                 let slot = map.entry(field.key).or_insert(Out::Null);
                 self.value(&field.ty, &member.value, slot);
+                // A nil pointer to a struct is the same as an absent one for the model.
+                if slot.is_null() {
+                    map.remove(field.key);
+                }
             }
             self.fields.pop();
             self.struct_name = saved_struct;
@@ -265,6 +269,20 @@ mod tests {
             type_error(r#"{"passwd":5,"storage":5}"#, Version::V3_0),
             "json: cannot unmarshal number into Go struct field Config.passwd of type types.Passwd"
         );
+    }
+
+    #[test]
+    fn null_pointer_structs_are_absent() {
+        let (out, err) = run(
+            r#"{"storage":{"luks":[{"name":"a","clevis":{"custom":null,"tpm2":true}},{"name":"b","clevis":null}]}}"#,
+            &CONFIG,
+            Version::V3_2,
+        );
+        assert_eq!(err, None);
+        assert!(out["storage"]["luks"][0]["clevis"].get("custom").is_none());
+        assert!(out["storage"]["luks"][1].get("clevis").is_none());
+        let config: Result<crate::Config, _> = serde_json::from_value(out);
+        assert!(config.is_ok());
     }
 
     #[test]
