@@ -22,6 +22,7 @@ pub mod file;
 pub mod gcp;
 pub mod hetzner;
 mod host;
+pub mod hyperv;
 pub mod ibmcloud;
 pub mod kubevirt;
 pub mod metadata;
@@ -41,6 +42,7 @@ mod testserver;
 pub mod upcloud;
 pub mod vmware;
 pub mod vultr;
+pub mod zvm;
 
 pub use error::ProviderError;
 pub use host::Host;
@@ -92,6 +94,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &file::File,
     &gcp::Gcp,
     &hetzner::HETZNER,
+    &hyperv::HyperV,
     &ibmcloud::IBMCLOUD,
     &kubevirt::KUBEVIRT,
     &metal::Metal,
@@ -105,6 +108,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &scaleway::Scaleway,
     &upcloud::UPCLOUD,
     &vmware::Vmware,
+    &zvm::Zvm,
     &vultr::VULTR,
 ];
 
