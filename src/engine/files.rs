@@ -6,7 +6,7 @@ use super::flags::Flags;
 use super::{Context, Env, StageError, ops};
 use kindling_config::Config;
 use kindling_files::result::{Provisioning, rfc3339_utc, write_result_file};
-use kindling_files::{AuthorizedKeys, Options, report::write_report};
+use kindling_files::{AuthorizedKeys, LuksKeys, Options, report::write_report};
 use std::time::SystemTime;
 
 pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Result<(), StageError> {
@@ -14,10 +14,13 @@ pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Resu
         root: ctx.root.to_path_buf(),
         notated_directories: ctx.state.notated_directories.clone(),
         authorized_keys: authorized_keys(),
+        luks_keys: LuksKeys(ctx.state.luks_persist_key_files.clone()),
         ..Options::default()
     };
     kindling_files::run(config, ctx.fetcher, &options, ctx.recorder)
         .map_err(|e| StageError::new(e.message))?;
+    // The keys now live only on the (possibly encrypted) root, not in /run, as upstream.
+    ctx.state.luks_persist_key_files.clear();
 
     let boot_id = std::fs::read_to_string(&env.boot_id)
         .map_err(|e| StageError::new(format!("reading boot ID {}: {e}", env.boot_id.display())))?;

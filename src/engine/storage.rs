@@ -8,7 +8,7 @@
 
 use super::{Context, Stage, StageError};
 use kindling_config::Config;
-use kindling_disks::{DEFAULT_DEVICE_TIMEOUT, Devices, DisksError};
+use kindling_disks::{DEFAULT_DEVICE_TIMEOUT, Devices, DisksError, LuksInput};
 use std::time::Duration;
 
 /// How long to wait for a device node (`KINDLING_DEVICE_TIMEOUT` seconds overrides it).
@@ -28,21 +28,58 @@ fn stage_error(e: DisksError, hint: &str) -> StageError {
     }
 }
 
+/// The `keyFile` of every LUKS volume that has one, fetched (never logged).
+fn luks_input(config: &Config, ctx: &mut Context) -> Result<LuksInput, StageError> {
+    let mut input = LuksInput::default();
+    for (i, l) in config.storage.luks.iter().enumerate() {
+        if l.key_file.source.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        let key = ctx.fetcher.fetch(&l.key_file).map_err(|e| {
+            StageError::new(format!(
+                "fetching the key file of LUKS volume {:?}: {e}",
+                l.name
+            ))
+            .at(format!("$.storage.luks.{i}.keyFile"))
+            .hint("check the keyFile source and its verification hash")
+        })?;
+        input
+            .keys
+            .insert(l.name.clone(), zeroize::Zeroizing::new(key));
+    }
+    Ok(input)
+}
+
 pub fn run(stage: Stage, config: &Config, ctx: &mut Context) -> Result<(), StageError> {
     match stage {
         Stage::Disks => {
             if !kindling_disks::has_work(config) {
                 return Ok(());
             }
-            kindling_disks::run(config, &Devices::default(), device_timeout(), ctx.recorder)
-                .map(drop)
-                .map_err(|e| {
-                    stage_error(
-                        e,
-                        "`kindling plan CONFIG` shows every disk action and refusal without \
-                         changing anything",
-                    )
-                })
+            let input = luks_input(config, ctx)?;
+            let (_, volumes) = kindling_disks::run_with(
+                config,
+                &Devices::default(),
+                device_timeout(),
+                &input,
+                ctx.recorder,
+            )
+            .map_err(|e| {
+                stage_error(
+                    e,
+                    "`kindling plan CONFIG` shows every disk action and refusal without \
+                     changing anything",
+                )
+            })?;
+            // The files stage writes these to /etc/luks and clears them from the state.
+            for v in volumes {
+                if let Some(key) = &v.done.persist_key {
+                    ctx.state
+                        .luks_persist_key_files
+                        .insert(v.name, kindling_luks::key::to_data_url(key).to_string());
+                }
+            }
+            Ok(())
         }
         Stage::Mount => {
             let (created, result) = kindling_disks::mount::mount(config, ctx.root, ctx.recorder);

@@ -7,6 +7,7 @@
 mod accounts;
 mod atomic;
 mod contents;
+mod luks;
 mod nodes;
 mod passwd;
 pub mod report;
@@ -21,6 +22,7 @@ use kindling_report::Recorder;
 use std::path::PathBuf;
 
 pub use contents::Contents;
+pub use luks::LuksKeys;
 
 /// How the files stage runs.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +40,8 @@ pub struct Options {
     /// path in the root: the engine sends upstream's journal entry from it (`MESSAGE_ID`
     /// `225067b87bbd4a0cb6ab151f82fa364b`, `IGNITION_USER_NAME`, `IGNITION_PATH`).
     pub on_ssh_keys_written: Option<fn(user: &str, path: &std::path::Path)>,
+    /// LUKS keys from the disks stage, for `/etc/luks/<name>`.
+    pub luks_keys: LuksKeys,
 }
 
 /// Where a user's `sshAuthorizedKeys` are written (upstream's `writeAuthorizedKeysFragment`).
@@ -105,6 +109,8 @@ pub fn run_with(
         .map_err(|e| FilesError::new(format!("failed to create files: {e}")))?;
     units::apply(&root, config, &mut relabel, recorder)
         .map_err(|e| FilesError::new(format!("failed to create units: {e}")))?;
+    luks::apply(&root, config, &options.luks_keys, &mut relabel, recorder)
+        .map_err(|e| FilesError::new(format!("creating crypttab entries: {e}")))?;
     relabel
         .run(&root, recorder)
         .map_err(|e| FilesError::new(format!("failed to handle relabeling: {e}")))
