@@ -94,17 +94,23 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
         if let Some(uid) = want.uid
             && f.get(2) != Some(&uid.to_string().as_str())
         {
-            bad.push(format!("user {user}: passwd entry {passwd}, expected uid {uid}"));
+            bad.push(format!(
+                "user {user}: passwd entry {passwd}, expected uid {uid}"
+            ));
         }
         if let Some(home) = &want.home
             && f.get(5) != Some(&home.as_str())
         {
-            bad.push(format!("user {user}: passwd entry {passwd}, expected home {home}"));
+            bad.push(format!(
+                "user {user}: passwd entry {passwd}, expected home {home}"
+            ));
         }
         if let Some(shell) = &want.shell
             && f.get(6) != Some(&shell.as_str())
         {
-            bad.push(format!("user {user}: passwd entry {passwd}, expected shell {shell}"));
+            bad.push(format!(
+                "user {user}: passwd entry {passwd}, expected shell {shell}"
+            ));
         }
         let have: Vec<&str> = groups.split(',').collect();
         for g in &want.groups {
@@ -120,10 +126,16 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
         match state.get("mount", mount) {
             Some([source, fstype, ..]) => {
                 if want.source.as_ref().is_some_and(|s| s != source) {
-                    bad.push(format!("mount {mount}: source {source}, expected {:?}", want.source));
+                    bad.push(format!(
+                        "mount {mount}: source {source}, expected {:?}",
+                        want.source
+                    ));
                 }
                 if want.fstype.as_ref().is_some_and(|t| t != fstype) {
-                    bad.push(format!("mount {mount}: type {fstype}, expected {:?}", want.fstype));
+                    bad.push(format!(
+                        "mount {mount}: type {fstype}, expected {:?}",
+                        want.fstype
+                    ));
                 }
             }
             _ => bad.push(format!("mount {mount}: not mounted")),
@@ -145,7 +157,12 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
     bad
 }
 
-fn check_file(path: &str, want: &crate::scenario::FileExpect, got: &[String], bad: &mut Vec<String>) {
+fn check_file(
+    path: &str,
+    want: &crate::scenario::FileExpect,
+    got: &[String],
+    bad: &mut Vec<String>,
+) {
     let mut complain = |what: String| bad.push(format!("file {path}: {what}"));
     match got {
         [absent] if absent == "absent" => {
@@ -163,7 +180,11 @@ fn check_file(path: &str, want: &crate::scenario::FileExpect, got: &[String], ba
             }
         }
         [mode, uid, gid, kind, content @ ..] => {
-            if want.mode.as_ref().is_some_and(|m| m.trim_start_matches('0') != mode) {
+            if want
+                .mode
+                .as_ref()
+                .is_some_and(|m| m.trim_start_matches('0') != mode)
+            {
                 complain(format!("mode {mode}, expected {:?}", want.mode));
             }
             if want.uid.is_some_and(|u| u.to_string() != *uid) {
@@ -207,7 +228,9 @@ fn check_partitions(
         bad.push(format!("disk {disk}: no partition table"));
         return;
     };
-    let sector = table["partitiontable"]["sectorsize"].as_u64().unwrap_or(512);
+    let sector = table["partitiontable"]["sectorsize"]
+        .as_u64()
+        .unwrap_or(512);
     let parts = table["partitiontable"]["partitions"]
         .as_array()
         .cloned()
@@ -215,28 +238,48 @@ fn check_partitions(
     for w in want {
         let node_suffix = w.number.to_string();
         let Some(p) = parts.iter().find(|p| {
-            p["node"]
-                .as_str()
-                .is_some_and(|n| n.strip_prefix(disk).is_some_and(|r| r.trim_start_matches('p') == node_suffix))
+            p["node"].as_str().is_some_and(|n| {
+                n.strip_prefix(disk)
+                    .is_some_and(|r| r.trim_start_matches('p') == node_suffix)
+            })
         }) else {
             bad.push(format!("disk {disk}: no partition {}", w.number));
             continue;
         };
         let mib = |v: &serde_json::Value| v.as_u64().map(|s| s * sector / (1024 * 1024));
         let n = w.number;
-        if w.label.as_ref().is_some_and(|l| p["name"].as_str() != Some(l.as_str())) {
-            bad.push(format!("disk {disk} partition {n}: label {}, expected {:?}", p["name"], w.label));
+        if w.label
+            .as_ref()
+            .is_some_and(|l| p["name"].as_str() != Some(l.as_str()))
+        {
+            bad.push(format!(
+                "disk {disk} partition {n}: label {}, expected {:?}",
+                p["name"], w.label
+            ));
         }
         if w.size_mib.is_some() && mib(&p["size"]) != w.size_mib {
-            bad.push(format!("disk {disk} partition {n}: {:?} MiB, expected {:?}", mib(&p["size"]), w.size_mib));
+            bad.push(format!(
+                "disk {disk} partition {n}: {:?} MiB, expected {:?}",
+                mib(&p["size"]),
+                w.size_mib
+            ));
         }
         if w.start_mib.is_some() && mib(&p["start"]) != w.start_mib {
-            bad.push(format!("disk {disk} partition {n}: starts at {:?} MiB, expected {:?}", mib(&p["start"]), w.start_mib));
+            bad.push(format!(
+                "disk {disk} partition {n}: starts at {:?} MiB, expected {:?}",
+                mib(&p["start"]),
+                w.start_mib
+            ));
         }
         if let Some(t) = &w.type_guid
-            && !p["type"].as_str().is_some_and(|g| g.eq_ignore_ascii_case(t))
+            && !p["type"]
+                .as_str()
+                .is_some_and(|g| g.eq_ignore_ascii_case(t))
         {
-            bad.push(format!("disk {disk} partition {n}: type {}, expected {t}", p["type"]));
+            bad.push(format!(
+                "disk {disk} partition {n}: type {}, expected {t}",
+                p["type"]
+            ));
         }
     }
 }
@@ -250,7 +293,10 @@ pub fn failure(want: &FailureExpect, console: &str) -> Vec<String> {
     let summary = &console[at..];
     let summary = &summary[..summary.find("\n=====").map_or(summary.len(), |e| e)];
     if !summary.contains(&format!("Stage:   {} ", want.stage)) {
-        bad.push(format!("summary does not name stage {}:\n{summary}", want.stage));
+        bad.push(format!(
+            "summary does not name stage {}:\n{summary}",
+            want.stage
+        ));
     }
     for needle in &want.contains {
         if !summary.contains(needle.as_str()) {
@@ -298,9 +344,15 @@ mod tests {
     #[test]
     fn failure_summary_must_name_the_stage() {
         let console = "x\n==== Kindling: provisioning failed ====\nStage:   files (ignition-files.service)\nError:\n  bad hash\n=====\n";
-        let want = FailureExpect { stage: "files".into(), contains: vec!["bad hash".into()] };
+        let want = FailureExpect {
+            stage: "files".into(),
+            contains: vec!["bad hash".into()],
+        };
         assert!(failure(&want, console).is_empty());
-        let other = FailureExpect { stage: "disks".into(), contains: vec![] };
+        let other = FailureExpect {
+            stage: "disks".into(),
+            contains: vec![],
+        };
         assert_eq!(failure(&other, console).len(), 1);
     }
 }

@@ -80,7 +80,14 @@ fn show(console: &str) -> Result<()> {
     println!("\n=== The web page, fetched from the host: curl http://127.0.0.1:{PAGE_PORT}/ ===");
     let page = host::output(
         Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "20", "--retry", "5"])
+            .args([
+                "--silent",
+                "--show-error",
+                "--max-time",
+                "20",
+                "--retry",
+                "5",
+            ])
             .args(["--retry-connrefused", "--retry-delay", "2"])
             .arg(format!("http://127.0.0.1:{PAGE_PORT}/")),
     )?;

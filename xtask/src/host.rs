@@ -137,9 +137,13 @@ pub fn dir_contents(dir: &Path) -> Result<Vec<u8>> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let bytes =
-            std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-        out.extend_from_slice(f.strip_prefix(dir).unwrap_or(&f).as_os_str().as_encoded_bytes());
+        let bytes = std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        out.extend_from_slice(
+            f.strip_prefix(dir)
+                .unwrap_or(&f)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
         out.push(0);
         out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         out.extend_from_slice(&bytes);

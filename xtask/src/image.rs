@@ -37,11 +37,12 @@ const GUEST_PACKAGES: &[&str] = &[
 /// Bump when the way the tree is made changes in a way its inputs do not show.
 const TREE_RECIPE: &str = "tree-v1";
 /// Bump when `configure_tree` changes.
-const HARNESS_RECIPE: &str = "harness-v2";
+const HARNESS_RECIPE: &str = "harness-v3";
 const ROOT_SIZE: &str = "2G";
 /// dracut modules a generic initramfs would pull in that provisioning never uses.
 const OMIT: &str = "plymouth i18n network-legacy network-manager connman nfs iscsi nbd fcoe \
-                    fcoe-uefi cifs ssh-client biosdevname lvm dmraid multipath";
+                    fcoe-uefi cifs ssh-client biosdevname lvm dmraid multipath nvdimm \
+                    lunmask resume overlay-root virtiofs ifcfg kernel-modules-extra";
 
 /// A built guest: boot files and a root disk image to copy per VM.
 pub struct Guest {
@@ -102,7 +103,13 @@ pub fn build(binary: &Path) -> Result<Guest> {
     let initrd = Path::new(CACHE).join(format!("initrd-{initrd_key}.img"));
     if !initrd.exists() {
         let started = Instant::now();
-        make_initrd(&tree, &kver, binary, &root.join("dracut/30kindling"), &initrd)?;
+        make_initrd(
+            &tree,
+            &kver,
+            binary,
+            &root.join("dracut/30kindling"),
+            &initrd,
+        )?;
         eprintln!(
             "initramfs built in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -190,7 +197,9 @@ fn kernel_package() -> Result<String> {
         .filter_map(|l| l.trim().strip_prefix("Depends: "))
         .find(|p| p.starts_with("linux-image-"))
         .map(str::to_string)
-        .ok_or_else(|| "apt-cache knows no kernel behind linux-image-amd64; run apt-get update".into())
+        .ok_or_else(|| {
+            "apt-cache knows no kernel behind linux-image-amd64; run apt-get update".into()
+        })
 }
 
 fn kernel_version(tree: &Path) -> Result<String> {
@@ -305,7 +314,11 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
         "0644",
     )?;
     // Picked up by the dracut module instead of its refusing fallback.
-    install("ignition-kargs-helper", "usr/sbin/ignition-kargs-helper", "0755")?;
+    install(
+        "ignition-kargs-helper",
+        "usr/sbin/ignition-kargs-helper",
+        "0755",
+    )?;
     let wants = tree.join("etc/systemd/system/multi-user.target.wants");
     host::mkdir(&wants)?;
     let link = wants.join("kindling-collect.service");
@@ -314,21 +327,25 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
             .map_err(|e| format!("cannot enable the collector: {e}"))?;
     }
     // mdadm rebuilds a shutdown initramfs with dracut on every power-off: minutes under TCG.
-    let mask = tree.join("etc/systemd/system/mdadm-shutdown.service");
-    if !mask.is_symlink() {
-        std::os::unix::fs::symlink("/dev/null", &mask)
-            .map_err(|e| format!("cannot mask mdadm-shutdown.service: {e}"))?;
+    // A login prompt on the serial console would hang up the collector's writes to it.
+    for unit in ["mdadm-shutdown.service", "serial-getty@ttyS0.service"] {
+        let mask = tree.join("etc/systemd/system").join(unit);
+        if !mask.is_symlink() {
+            std::os::unix::fs::symlink("/dev/null", &mask)
+                .map_err(|e| format!("cannot mask {unit}: {e}"))?;
+        }
     }
     host::write(&tree.join("etc/hostname"), "kindling-guest\n")?;
-    host::write(
-        &tree.join("etc/fstab"),
-        "/dev/vda / ext4 rw,relatime 0 1\n",
-    )?;
+    host::write(&tree.join("etc/fstab"), "/dev/vda / ext4 rw,relatime 0 1\n")?;
     // An unset machine id makes the first boot a systemd first boot: presets (which is how
     // configs enable units) are applied then.
     host::write(&tree.join("etc/machine-id"), "uninitialized\n")?;
     // Root can log in on the console without a password (test image only).
-    host::run(Command::new("chroot").arg(tree).args(["passwd", "-d", "root"]))
+    host::run(
+        Command::new("chroot")
+            .arg(tree)
+            .args(["passwd", "-d", "root"]),
+    )
 }
 
 fn make_root_image(tree: &Path, image: &Path) -> Result<()> {
@@ -352,7 +369,12 @@ impl ChrootMounts {
         let mut mounts = ChrootMounts(Vec::new());
         for dir in ["proc", "sys", "dev"] {
             let target = tree.join(dir);
-            host::run(Command::new("mount").arg("--bind").arg(format!("/{dir}")).arg(&target))?;
+            host::run(
+                Command::new("mount")
+                    .arg("--bind")
+                    .arg(format!("/{dir}"))
+                    .arg(&target),
+            )?;
             mounts.0.push(target);
         }
         Ok(mounts)
@@ -372,14 +394,27 @@ fn make_initrd(tree: &Path, kver: &str, binary: &Path, module: &Path, out: &Path
     let _ = std::fs::remove_dir_all(&module_dst);
     copy_into(module, &module_dst)?;
     let binary_dst = tree.join("usr/bin/kindling");
-    host::run(Command::new("install").args(["-m", "0755"]).arg(binary).arg(&binary_dst))?;
+    host::run(
+        Command::new("install")
+            .args(["-m", "0755"])
+            .arg(binary)
+            .arg(&binary_dst),
+    )?;
     let partial = "/var/tmp/kindling-initrd.img";
     let result = {
         let _mounts = ChrootMounts::new(tree)?;
         host::run(
             Command::new("chroot")
                 .arg(tree)
-                .args(["dracut", "--quiet", "--force", "--no-hostonly", "--reproducible"])
+                .args([
+                    "dracut",
+                    "--quiet",
+                    "--force",
+                    "--no-hostonly",
+                    "--reproducible",
+                ])
+                // Uncompressed: faster to build, and faster to unpack on an emulated CPU.
+                .arg("--no-compress")
                 .args(["--add", "kindling", "--omit", OMIT])
                 .args(["--kver", kver, partial]),
         )

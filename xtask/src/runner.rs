@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 /// How many reboots the kernel-argument helper may ask for within one scenario boot.
 const MAX_KARGS_REBOOTS: usize = 2;
 
+/// Looks at a held VM (the demo), given its console so far.
+pub type Show = dyn Fn(&str) -> Result<()>;
+
 pub struct Outcome {
     pub name: String,
     pub secs: f64,
@@ -50,7 +53,11 @@ pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
 fn print_summary(outcomes: &[Outcome], work: &Path) {
     println!("\nVM scenarios (logs under {}):", work.display());
     for o in outcomes {
-        let verdict = if o.problems.is_empty() { "pass" } else { "FAIL" };
+        let verdict = if o.problems.is_empty() {
+            "pass"
+        } else {
+            "FAIL"
+        };
         println!("  {verdict}  {:>5.0} s  {}", o.secs, o.name);
     }
     let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
@@ -72,7 +79,7 @@ pub fn run_held(
     guest: &Guest,
     s: &Scenario,
     dir: &Path,
-    show: Option<&dyn Fn(&str) -> Result<()>>,
+    show: Option<&Show>,
 ) -> Result<Vec<String>> {
     let setup = Setup::new(guest, s, dir)?;
     let mut problems = Vec::new();
@@ -96,7 +103,10 @@ pub fn run_held(
 
 fn state_boot_id(console: &str) -> Option<String> {
     let at = console.find("\nboot_id\t")?;
-    console[at + 9..].lines().next().map(|l| l.trim().to_string())
+    console[at + 9..]
+        .lines()
+        .next()
+        .map(|l| l.trim().to_string())
 }
 
 /// Compares one boot's end with its expectations.
@@ -115,7 +125,10 @@ fn evaluate(boot: &Boot, end: &End, console: &str, root_disk: &Path) -> Vec<Stri
             Some(state) => check::state(&boot.expect, &state),
             None => vec!["the collector's report is incomplete".into()],
         },
-        (Some(_), other) => vec![format!("expected a failure, got {other:?}; console ends:\n{}", tail())],
+        (Some(_), other) => vec![format!(
+            "expected a failure, got {other:?}; console ends:\n{}",
+            tail()
+        )],
         (None, End::Failed) => vec![format!("provisioning failed; console ends:\n{}", tail())],
         (None, other) => vec![format!("no report ({other:?}); console ends:\n{}", tail())],
     }
@@ -195,7 +208,10 @@ impl<'a> Setup<'a> {
                 }
                 let status = child.wait().map_err(|e| format!("sfdisk: {e}"))?;
                 if !status.success() {
-                    return Err(format!("sfdisk could not apply the layout of disk {}", i + 1));
+                    return Err(format!(
+                        "sfdisk could not apply the layout of disk {}",
+                        i + 1
+                    ));
                 }
             }
             disks.push(path);
@@ -241,7 +257,7 @@ impl<'a> Setup<'a> {
         s: &Scenario,
         boot: &Boot,
         index: usize,
-        show: Option<&dyn Fn(&str) -> Result<()>>,
+        show: Option<&Show>,
     ) -> Result<(End, String)> {
         let hold = show.is_some();
         let mut args = vec![
@@ -273,7 +289,9 @@ impl<'a> Setup<'a> {
         }
         let mut console = String::new();
         for attempt in 0..=MAX_KARGS_REBOOTS {
-            let cmdline = String::from_utf8_lossy(&host::read(&store)?).trim().to_string();
+            let cmdline = String::from_utf8_lossy(&host::read(&store)?)
+                .trim()
+                .to_string();
             let vm = vm::Boot {
                 guest: self.guest,
                 root_disk: self.root_disk.clone(),
@@ -285,7 +303,9 @@ impl<'a> Setup<'a> {
                 hostfwd: s.hostfwd(),
                 tpm_state: s.tpm.then(|| self.dir.join("tpm")),
                 kargs_dir: self.dir.join("kargs"),
-                log: self.dir.join(format!("console-{}.{attempt}.log", index + 1)),
+                log: self
+                    .dir
+                    .join(format!("console-{}.{attempt}.log", index + 1)),
             };
             let mut running = vm.spawn()?;
             let end = running.wait(Duration::from_secs(boot.timeout_secs), hold);

@@ -191,8 +191,8 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
-        let mut s: Scenario = serde_json::from_str(&text)
-            .map_err(|e| format!("scenario {}: {e}", path.display()))?;
+        let mut s: Scenario =
+            serde_json::from_str(&text).map_err(|e| format!("scenario {}: {e}", path.display()))?;
         s.name = path
             .file_stem()
             .map(|n| n.to_string_lossy().into_owned())
@@ -225,7 +225,10 @@ pub fn load_all(dir: &Path, names: &[String]) -> Result<Vec<Scenario>> {
     paths.sort();
     if !names.is_empty() {
         for n in names {
-            if !paths.iter().any(|p| p.file_stem().is_some_and(|s| s == n.as_str())) {
+            if !paths
+                .iter()
+                .any(|p| p.file_stem().is_some_and(|s| s == n.as_str()))
+            {
                 return Err(format!("no scenario named {n} in {}", dir.display()));
             }
         }
@@ -261,4 +264,40 @@ pub fn checks(expect: &Expect) -> String {
         }
     }
     lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A typo in any scenario file should fail `cargo test`, not a 40-minute VM run.
+    #[test]
+    fn every_scenario_and_the_demo_load_and_name_existing_files() {
+        let root = crate::host::repo_root();
+        let mut all = load_all(&root.join("qemu/scenarios"), &[]).unwrap();
+        all.push(Scenario::load(&root.join("qemu/demo/demo.json")).unwrap());
+        assert!(all.len() > 1);
+        for s in &all {
+            let referenced = s
+                .fw_cfg_config
+                .iter()
+                .chain(s.serve.http.values())
+                .chain(s.serve.tftp.values());
+            for file in referenced {
+                assert!(s.file(file).is_file(), "{}: {file} is missing", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn checks_ask_for_what_is_expected() {
+        let expect: Expect = serde_json::from_str(
+            r#"{"files": {"/a": {}}, "units": {"u.service": "active"}, "stagesRan": false}"#,
+        )
+        .unwrap();
+        let text = checks(&expect);
+        assert!(text.contains("file /a\n"));
+        assert!(text.contains("unit u.service\n"));
+        assert!(text.contains("stage files\n"));
+    }
 }

@@ -77,7 +77,9 @@ fn answer(stream: TcpStream, files: &BTreeMap<String, Vec<u8>>) -> std::io::Resu
                 stream.write_all(body)?;
             }
         }
-        _ => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?,
+        _ => stream.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?,
     }
     stream.flush()
 }

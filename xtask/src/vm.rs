@@ -55,7 +55,14 @@ impl Boot<'_> {
         let mut tpm = None;
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1536"])
-            .args(["-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio"])
+            .args([
+                "-nodefaults",
+                "-display",
+                "none",
+                "-no-reboot",
+                "-serial",
+                "stdio",
+            ])
             .arg("-kernel")
             .arg(&self.guest.kernel)
             .arg("-initrd")
