@@ -40,6 +40,7 @@ pub mod system;
 #[cfg(test)]
 mod testserver;
 pub mod upcloud;
+pub mod virtualbox;
 pub mod vmware;
 pub mod vultr;
 pub mod zvm;
@@ -107,6 +108,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &qemu::Qemu,
     &scaleway::Scaleway,
     &upcloud::UPCLOUD,
+    &virtualbox::VirtualBox,
     &vmware::Vmware,
     &zvm::Zvm,
     &vultr::VULTR,
