@@ -70,7 +70,11 @@ impl FetchError {
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fetching {}: {}", self.url, self.message)?;
+        if self.url.is_empty() {
+            f.write_str(&self.message)?;
+        } else {
+            write!(f, "fetching {}: {}", self.url, self.message)?;
+        }
         match self.attempts {
             0 => Ok(()),
             1 => write!(f, " (1 attempt)"),
@@ -80,3 +84,23 @@ impl fmt::Display for FetchError {
 }
 
 impl std::error::Error for FetchError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_names_url_cause_and_attempts() {
+        let e = FetchError::new(
+            ErrorKind::NotFound,
+            "http://u:p@h/x?k=v",
+            "resource not found",
+        );
+        assert_eq!(
+            e.attempts(3).to_string(),
+            "fetching http://redacted@h/x?k=redacted: resource not found (3 attempts)"
+        );
+        let bare = FetchError::new(ErrorKind::InvalidResource, "", "no PEM certificate");
+        assert_eq!(bare.to_string(), "no PEM certificate");
+    }
+}

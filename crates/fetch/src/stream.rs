@@ -66,7 +66,7 @@ impl Pipeline {
         } else {
             Box::new(source)
         };
-        let mut reader = HashingReader::new(decoded, self.hash.as_ref().map(|h| h.hasher()));
+        let mut reader = HashingReader::new(decoded, self.hash.as_ref());
         let mut buf = vec![0u8; BUFFER];
         let mut total = 0u64;
         loop {
@@ -80,7 +80,11 @@ impl Pipeline {
             total += n as u64;
         }
         sink.flush().map_err(StreamError::Write)?;
-        if let (Some(expected), Some(hasher)) = (&self.hash, reader.into_hasher()) {
+        let hasher = reader.into_hasher();
+        if let Some(expected) = &self.hash {
+            // Never pass a hash that was not computed.
+            let hasher =
+                hasher.ok_or_else(|| StreamError::Hash("the hash could not be computed".into()))?;
             expected.check(hasher).map_err(StreamError::Hash)?;
         }
         Ok(total)

@@ -2,6 +2,8 @@
 
 use sha2::{Digest, Sha256, Sha512};
 use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::{self, JoinHandle};
 
 /// The expected digest of a resource's decompressed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,27 +85,89 @@ impl Hasher {
     }
 }
 
-/// Feeds every byte read through it to the hasher.
+/// Feeds every byte read through it to the hasher. The hashing runs on a worker thread fed
+/// through a small bounded queue, so inflating and hashing use two cores; at most
+/// `QUEUE + 2` chunks are in flight.
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hasher: Option<Hasher>,
+    mode: Mode,
 }
 
+enum Mode {
+    Off,
+    Inline(Hasher),
+    Worker {
+        chunks: SyncSender<Vec<u8>>,
+        spare: Receiver<Vec<u8>>,
+        done: JoinHandle<Hasher>,
+    },
+}
+
+const QUEUE: usize = 4;
+
 impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R, hasher: Option<Hasher>) -> Self {
-        HashingReader { inner, hasher }
+    pub fn new(inner: R, expected: Option<&ExpectedHash>) -> Self {
+        let mode = match expected {
+            None => Mode::Off,
+            Some(expected) => spawn_worker(expected),
+        };
+        HashingReader { inner, mode }
     }
 
+    /// The hasher, after every byte read went through it.
     pub fn into_hasher(self) -> Option<Hasher> {
-        self.hasher
+        match self.mode {
+            Mode::Off => None,
+            Mode::Inline(hasher) => Some(hasher),
+            Mode::Worker { chunks, done, .. } => {
+                drop(chunks);
+                done.join().ok()
+            }
+        }
+    }
+}
+
+fn spawn_worker(expected: &ExpectedHash) -> Mode {
+    let (chunks, queue) = sync_channel::<Vec<u8>>(QUEUE);
+    let (recycle, spare) = channel::<Vec<u8>>();
+    let mut hasher = expected.hasher();
+    let spawned = thread::Builder::new()
+        .name("kindling-hash".into())
+        .spawn(move || {
+            for chunk in queue {
+                hasher.update(&chunk);
+                let _ = recycle.send(chunk);
+            }
+            hasher
+        });
+    match spawned {
+        Ok(done) => Mode::Worker {
+            chunks,
+            spare,
+            done,
+        },
+        Err(e) => {
+            log::debug!("hashing inline, no worker thread: {e}");
+            Mode::Inline(expected.hasher())
+        }
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&buf[..n]);
+        match &mut self.mode {
+            Mode::Off => {}
+            Mode::Inline(hasher) => hasher.update(&buf[..n]),
+            Mode::Worker { chunks, spare, .. } if n > 0 => {
+                let mut chunk = spare.try_recv().unwrap_or_default();
+                chunk.clear();
+                chunk.extend_from_slice(&buf[..n]);
+                chunks
+                    .send(chunk)
+                    .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+            }
+            Mode::Worker { .. } => {}
         }
         Ok(n)
     }
@@ -126,11 +190,11 @@ mod tests {
     #[test]
     fn hashing_reader_checks_what_flowed_through() -> Result<(), String> {
         let expected = ExpectedHash::parse(&format!("sha256-{}", HELLO_SHA256.to_uppercase()))?;
-        let mut reader = HashingReader::new(&b"hello"[..], Some(expected.hasher()));
+        let mut reader = HashingReader::new(&b"hello"[..], Some(&expected));
         io::copy(&mut reader, &mut io::sink()).map_err(|e| e.to_string())?;
         expected.check(reader.into_hasher().ok_or("no hasher")?)?;
 
-        let mut reader = HashingReader::new(&b"hellO"[..], Some(expected.hasher()));
+        let mut reader = HashingReader::new(&b"hellO"[..], Some(&expected));
         io::copy(&mut reader, &mut io::sink()).map_err(|e| e.to_string())?;
         let err = expected.check(reader.into_hasher().ok_or("no hasher")?);
         assert!(err.is_err_and(|e| e.contains("calculated") && e.contains(HELLO_SHA256)));
