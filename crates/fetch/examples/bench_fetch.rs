@@ -38,7 +38,10 @@ fn throughput(mib: u64) -> Result<(), BoxError> {
     let gz = dir.join(format!("content-{mib}MiB.gz"));
     let hash_file = dir.join(format!("content-{mib}MiB.sha512"));
     if !gz.exists() || !hash_file.exists() {
-        eprintln!("generating {mib} MiB of content, gzip-compressed, into {}", gz.display());
+        eprintln!(
+            "generating {mib} MiB of content, gzip-compressed, into {}",
+            gz.display()
+        );
         let hash = generate(&gz, mib << 20)?;
         std::fs::write(&hash_file, &hash)?;
     }
@@ -56,9 +59,16 @@ fn throughput(mib: u64) -> Result<(), BoxError> {
     let kindling_secs = start.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&dest);
     if !out.status.success() {
-        return Err(format!("kindling fetch failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!(
+            "kindling fetch failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     }
-    let kindling_rss = String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().unwrap_or(0);
+    let kindling_rss = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0);
 
     let before = children_max_rss_kib();
     let start = Instant::now();
@@ -71,7 +81,10 @@ fn throughput(mib: u64) -> Result<(), BoxError> {
     let curl_ok = pipe.status.success() && curl_hash.starts_with(hash.trim());
 
     let content_mib = mib as f64;
-    println!("content {mib} MiB (gzip {:.0} MiB), loopback HTTP, sha512 of the decompressed bytes\n", gz_size as f64 / 1048576.0);
+    println!(
+        "content {mib} MiB (gzip {:.0} MiB), loopback HTTP, sha512 of the decompressed bytes\n",
+        gz_size as f64 / 1048576.0
+    );
     println!("| pipeline | time | throughput (decompressed) | peak RSS |");
     println!("|---|---|---|---|");
     println!(
@@ -83,7 +96,11 @@ fn throughput(mib: u64) -> Result<(), BoxError> {
         "| `curl | gunzip | sha512sum` (to no file){} | {curl_secs:.1} s | {:.0} MiB/s | {} |",
         if curl_ok { "" } else { " FAILED" },
         content_mib / curl_secs,
-        if curl_rss > before { format!("{:.1} MiB (largest process)", curl_rss as f64 / 1024.0) } else { "n/a".into() }
+        if curl_rss > before {
+            format!("{:.1} MiB (largest process)", curl_rss as f64 / 1024.0)
+        } else {
+            "n/a".into()
+        }
     );
     Ok(())
 }
@@ -91,7 +108,8 @@ fn throughput(mib: u64) -> Result<(), BoxError> {
 /// Write `len` bytes of text-like content, gzip-compressed, and return its sha512.
 fn generate(path: &Path, len: u64) -> Result<String, BoxError> {
     let file = std::fs::File::create(path)?;
-    let mut encoder = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
     let mut hasher = sha2::Sha512::new();
     let words: Vec<&[u8]> = b"kindling ignition fetch verify stream config storage files units \
         passwd systemd luks tang proxy timeout retry jitter block data"
@@ -115,7 +133,11 @@ fn generate(path: &Path, len: u64) -> Result<String, BoxError> {
         left -= n as u64;
     }
     encoder.finish()?.flush()?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn fetch_child(args: &[String]) -> Result<(), BoxError> {
@@ -193,7 +215,10 @@ fn serve_file(mut stream: TcpStream, path: &Path) -> std::io::Result<()> {
     read_target(&stream)?;
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = file.read(&mut buf)?;
@@ -210,14 +235,23 @@ fn serve_file(mut stream: TcpStream, path: &Path) -> std::io::Result<()> {
 const SERVICE: Duration = Duration::from_millis(100);
 
 fn jitter(clients: usize) -> Result<(), BoxError> {
-    println!("{clients} clients start at once; the server fails each request with probability 1/2 (503) and takes {} ms per request\n", SERVICE.as_millis());
-    println!("| retry delays | peak concurrent requests (all) | peak concurrent retries | most retries arriving in 10 ms | all done after | requests |");
+    println!(
+        "{clients} clients start at once; the server fails each request with probability 1/2 (503) and takes {} ms per request\n",
+        SERVICE.as_millis()
+    );
+    println!(
+        "| retry delays | peak concurrent requests (all) | peak concurrent retries | most retries arriving in 10 ms | all done after | requests |"
+    );
     println!("|---|---|---|---|---|---|");
     for jitter in [false, true] {
         let r = simulate(clients, jitter)?;
         println!(
             "| {} | {} | {} | {} | {:.1} s | {} |",
-            if jitter { "jittered [d/2, 3d/2]" } else { "fixed d (200 ms doubling)" },
+            if jitter {
+                "jittered [d/2, 3d/2]"
+            } else {
+                "fixed d (200 ms doubling)"
+            },
             r.peak,
             r.retry_peak,
             r.busiest,
@@ -293,7 +327,10 @@ fn simulate(clients: usize, jitter: bool) -> Result<Outcome, BoxError> {
 }
 
 /// A server that answers 503 to half the requests, at random, after `SERVICE`.
-fn flaky_server(tally: Arc<Mutex<Tally>>, started: Instant) -> std::io::Result<std::net::SocketAddr> {
+fn flaky_server(
+    tally: Arc<Mutex<Tally>>,
+    started: Instant,
+) -> std::io::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     thread::spawn(move || {

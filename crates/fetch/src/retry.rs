@@ -30,7 +30,9 @@ impl Backoff {
         if !self.jitter {
             return nominal;
         }
-        let spread = u64::try_from(nominal.as_micros()).unwrap_or(u64::MAX).max(1);
+        let spread = u64::try_from(nominal.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         nominal / 2 + Duration::from_micros(self.random() % (spread + 1))
     }
 
