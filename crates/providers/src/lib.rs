@@ -28,6 +28,7 @@ pub mod kubevirt;
 pub mod metadata;
 pub mod metal;
 pub mod nutanix;
+pub mod nvidiabluefield;
 pub mod openstack;
 pub mod oraclecloud;
 pub mod packet;
@@ -100,6 +101,7 @@ pub static PLATFORMS: &[&dyn Provider] = &[
     &kubevirt::KUBEVIRT,
     &metal::Metal,
     &nutanix::NUTANIX,
+    &nvidiabluefield::NvidiaBlueField,
     &openstack::OpenStack,
     &oraclecloud::ORACLECLOUD,
     &packet::Packet,
@@ -138,5 +140,46 @@ mod tests {
         let mut ids = ids();
         ids.dedup();
         assert_eq!(ids.len(), PLATFORMS.len(), "platform ids must be unique");
+    }
+
+    #[test]
+    fn every_ignition_platform_is_supported() {
+        // `ignition.platform.id` values upstream supports (docs/supported-platforms.md).
+        let upstream = [
+            "akamai",
+            "aliyun",
+            "applehv",
+            "aws",
+            "azure",
+            "azurestack",
+            "brightbox",
+            "cloudstack",
+            "digitalocean",
+            "exoscale",
+            "file",
+            "gcp",
+            "hetzner",
+            "hyperv",
+            "ibmcloud",
+            "kubevirt",
+            "metal",
+            "nutanix",
+            "nvidiabluefield",
+            "openstack",
+            "oraclecloud",
+            "packet",
+            "powervs",
+            "proxmoxve",
+            "qemu",
+            "scaleway",
+            "upcloud",
+            "virtualbox",
+            "vmware",
+            "vultr",
+            "zvm",
+        ];
+        let mut ours = ids();
+        ours.sort_unstable();
+        assert_eq!(ours, upstream);
     }
 }
