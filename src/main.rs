@@ -5,6 +5,7 @@
 
 mod cmd_apply;
 mod cmd_plan;
+mod cmd_rmcfg;
 mod cmd_validate;
 mod engine;
 
@@ -24,12 +25,14 @@ fn main() -> ExitCode {
     match argv0.as_str() {
         "ignition-apply" => return cmd_apply::run(rest),
         "ignition-validate" => return cmd_validate::run(rest),
+        "ignition-rmcfg" => return cmd_rmcfg::run(rest),
         _ => {}
     }
     match rest.first().and_then(|a| a.to_str()) {
         Some("validate") => cmd_validate::run(&rest[1..]),
         Some("apply") => cmd_apply::run(&rest[1..]),
         Some("plan") => cmd_plan::run(&rest[1..]),
+        Some("rmcfg") => cmd_rmcfg::run(&rest[1..]),
         _ => engine::run(rest),
     }
 }

@@ -36,6 +36,7 @@ pub mod powervs;
 pub mod proxmoxve;
 pub mod qemu;
 mod rawhttp;
+pub mod rmcfg;
 pub mod scaleway;
 pub mod system;
 #[cfg(test)]
