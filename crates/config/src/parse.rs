@@ -162,6 +162,74 @@ mod tests {
         }
     }
 
+    fn parsed(raw: &str) -> Parsed {
+        parse(raw.as_bytes()).unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    #[test]
+    fn old_plain_strings_become_set_optionals() {
+        // 3.0 CA sources, 3.0-3.2 link targets and raid levels, 3.2 custom clevis pins were
+        // plain strings; upstream's translators turn them into set (possibly empty) values.
+        let c = parsed(
+            r#"{"ignition":{"version":"3.0.0","security":{"tls":{"certificateAuthorities":[{"source":"data:,x"}]}}},
+                "storage":{"links":[{"path":"/l"}],"raid":[{"name":"md","level":"raid1","devices":["/dev/a"]}]}}"#,
+        )
+        .config;
+        assert_eq!(c.ignition.version, crate::model::INTERNAL_VERSION);
+        let ca = &c.ignition.security.tls.certificate_authorities[0];
+        assert_eq!(ca.source.as_deref(), Some("data:,x"));
+        assert_eq!(c.storage.links[0].target.as_deref(), Some(""));
+        assert_eq!(c.storage.raid[0].level.as_deref(), Some("raid1"));
+
+        let c = parsed(
+            r#"{"ignition":{"version":"3.2.0"},"storage":{"luks":[
+                {"name":"a","device":"/dev/a","clevis":{"custom":{"pin":"tpm2","config":"{}"}}},
+                {"name":"b","device":"/dev/b","clevis":{"tpm2":true}}]}}"#,
+        )
+        .config;
+        assert_eq!(c.storage.luks[0].clevis.custom.pin.as_deref(), Some("tpm2"));
+        assert_eq!(c.storage.luks[1].clevis.custom.pin, None);
+        assert_eq!(c.storage.luks[1].clevis.tpm2, Some(true));
+
+        let c = parsed(
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"links":[{"path":"/l","target":"/t"}]}}"#,
+        )
+        .config;
+        assert_eq!(c.storage.links[0].target.as_deref(), Some("/t"));
+    }
+
+    #[test]
+    fn special_mode_bits_warn_and_are_masked_before_3_6() {
+        let raw = |v: &str| {
+            format!(
+                r#"{{"ignition":{{"version":"{v}"}},"storage":{{"files":[{{"path":"/a","mode":2541}}]}}}}"#
+            )
+        };
+        let old = parsed(&raw("3.5.0"));
+        assert_eq!(old.config.storage.files[0].mode, Some(0o755));
+        assert!(old.report.has_warnings());
+        let new = parsed(&raw("3.6.0"));
+        assert_eq!(new.config.storage.files[0].mode, Some(0o4755));
+        assert!(new.report.is_empty());
+    }
+
+    #[test]
+    fn warnings_carry_positions_and_hints() {
+        let p = parsed(
+            "{\"ignition\":{\"version\":\"3.4.0\"},\n \"storage\":{\"disks\":[{\"device\":\"/dev/a\",\"partitions\":[{\"number\":1,\"sizeMib\":5}]}]}}",
+        );
+        let e = &p.report.entries[0];
+        assert_eq!(
+            e.path.as_deref(),
+            Some("$.storage.disks.0.partitions.0.sizeMib")
+        );
+        assert_eq!(e.position, Some((2, 67)));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `sizeMiB`? (keys are case-sensitive)")
+        );
+    }
+
     #[test]
     fn rejects_empty_and_unknown_versions() {
         assert!(matches!(parse(b""), Err(ParseError::Empty)));
