@@ -60,6 +60,9 @@ impl Provider for Azure {
         fetcher: &Fetcher,
         error: Option<&str>,
     ) -> Result<(), ProviderError> {
+        if fetcher.is_offline() {
+            return Ok(());
+        }
         let health = match error {
             Some(error) => Health::NotReady(format!("[{stage}] {error}")),
             None if stage == "files" => Health::Ready,

@@ -39,6 +39,10 @@ impl Provider for Packet {
         fetcher: &Fetcher,
         error: Option<&str>,
     ) -> Result<(), ProviderError> {
+        // The fetch-offline stage has no network to report over; the fetch stage reports.
+        if fetcher.is_offline() {
+            return Ok(());
+        }
         let host = Host::from_env();
         post_status(fetcher, host.metadata(METADATA), stage, error)
     }
