@@ -2,6 +2,9 @@
 
 use crate::validate::msg;
 
+const DATA_URL: &str =
+    "write the data URL as data:[<type>/<subtype>][;base64],<data> with %-escaped or base64 data";
+
 /// The fix for a finding with upstream message `message`, if Kindling knows one.
 pub fn for_message(message: &str) -> Option<&'static str> {
     let hint = match message {
@@ -108,6 +111,31 @@ pub fn for_message(message: &str) -> Option<&'static str> {
             "use arn:aws:s3:::bucket/key or arn:aws:s3:region:account:accesspoint/name/object/key"
         }
         msg::INVALID_S3_OBJECT_VERSION_ID => "give versionId a value, or remove it",
+        msg::TPM2_BAD_PCR => "list each PCR index from 0 to 23 at most once, e.g. [7]",
+        msg::TPM2_BAD_BANK => "use pcrBank sha1, sha256, sha384 or sha512",
+        msg::TPM2_WITH_CEX => "use either kindlingTpm2 or cex, not both",
+        "missing data prefix"
+        | "missing comma before data"
+        | "invalid character after data prefix"
+        | "missing media type slash"
+        | "invalid character for media type"
+        | "invalid media type"
+        | "incomplete media type"
+        | "invalid character for media subtype"
+        | "expected semicolon or comma"
+        | "unterminated parameter sequence"
+        | "invalid character for parameter attribute"
+        | "invalid character for parameter value"
+        | "unclosed quoted string"
+        | "invalid escaped character"
+        | "invalid data character"
+        | "invalid syntax" => DATA_URL,
+        m if m.starts_with("expected base64, got ")
+            || m.starts_with("rfc2396: ")
+            || m.starts_with("illegal base64 data") =>
+        {
+            DATA_URL
+        }
         m if m.starts_with("filesystem labels cannot be longer") => {
             "shorten the label to the format's limit"
         }
@@ -142,6 +170,8 @@ mod tests {
             "json: cannot unmarshal string into Go struct field File.storage.files.mode of type int",
             "filesystem labels cannot be longer than 16 characters when using ext4",
             "invalid character 'x' looking for beginning of value",
+            "missing media type slash",
+            "illegal base64 data at input byte 3",
         ] {
             assert!(for_message(m).is_some(), "{m}");
         }
