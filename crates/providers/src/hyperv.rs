@@ -18,9 +18,11 @@ use std::os::fd::AsRawFd;
 const DEVICE: &str = "/dev/vmbus/hv_kvp";
 pub const MAX_KEY: usize = 512;
 pub const MAX_VALUE: usize = 2048;
-/// `struct hv_kvp_msg`: a 4-byte header, then a union whose largest member is
-/// `hv_kvp_ipaddr_value` (256 + 2 + 4 × 8192 bytes).
-pub const MESSAGE_SIZE: usize = 4 + 256 + 2 + 4 * 8192;
+/// `struct hv_kvp_msg`: a 4-byte header, then a union whose largest member is the packed
+/// `hv_kvp_ipaddr_value` (256 + 2 + 2 × (1024 + 1024 + 512 + 1024) = 7426 bytes), padded to
+/// the union's 4-byte alignment (its `hv_kvp_msg_delete` member starts with a u32).
+pub const MESSAGE_SIZE: usize =
+    4 + (256usize + 2 + 2 * (1024 + 1024 + 512 + 1024)).next_multiple_of(4);
 /// A record of a pool file (`/var/lib/hyperv/.kvp_pool_<n>`): key, then value, NUL-padded.
 pub const RECORD_SIZE: usize = MAX_KEY + MAX_VALUE;
 const OP_SET: u8 = 1;
@@ -38,7 +40,9 @@ impl Provider for HyperV {
     }
 
     fn fetch(&self, _fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
-        crate::drive::run(std::process::Command::new(&host.modprobe).arg("hv_utils"))?;
+        if !std::path::Path::new("/sys/bus/vmbus/drivers/hv_utils").exists() {
+            crate::drive::run(std::process::Command::new(&host.modprobe).arg("hv_utils"))?;
+        }
         let items = read_device(DEVICE)?;
         let external: Vec<(String, String)> = items
             .into_iter()
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn the_message_has_the_kernel_layout() {
         // sizeof(struct hv_kvp_msg) on Linux.
-        assert_eq!(MESSAGE_SIZE, 33030);
+        assert_eq!(MESSAGE_SIZE, 7432);
         let register = register_message();
         assert_eq!((register.len(), register[0]), (MESSAGE_SIZE, 100));
         let mut m = set_message(0, "ignition.config", "{}");
