@@ -198,6 +198,17 @@ mod tests {
     }
 
     #[test]
+    fn a_drive_that_cannot_be_mounted_is_an_error_naming_mount() {
+        // An empty regular file has no filesystem: mount refuses it.
+        let (dir, host) = temp_host("drive-unmountable");
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        std::fs::write(host.disk_by_label.join("cidata"), "").unwrap();
+        let err = read_config(&host.disk_by_label, &["cidata"], "/user-data", None).unwrap_err();
+        assert!(err.to_string().contains("mount"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn failing_commands_say_what_failed() {
         let err = run(&mut Command::new("false")).unwrap_err();
         assert!(err.to_string().contains("false"), "{err}");

@@ -139,6 +139,22 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_drive_does_not_hide_the_metadata_answer() {
+        let server = Server::start(|r| match r.path.as_str() {
+            FILE => Response::new(200, CONFIG).delayed(std::time::Duration::from_millis(300)),
+            _ => Response::new(404, ""),
+        });
+        let (dir, host) = host_for("openstack-broken-drive", &server);
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        std::fs::write(host.disk_by_label.join("config-2"), "").unwrap();
+        assert_eq!(
+            OpenStack.fetch(&fetcher(), &host).unwrap().as_deref(),
+            Some(CONFIG)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn flapping_metadata_still_wins() {
         let count = std::sync::atomic::AtomicUsize::new(0);
         let server =
