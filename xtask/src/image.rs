@@ -334,7 +334,7 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
     let wants = tree.join("etc/systemd/system/multi-user.target.wants");
     host::mkdir(&wants)?;
     let link = wants.join("kindling-collect.service");
-    if !link.exists() {
+    if !link.is_symlink() {
         std::os::unix::fs::symlink("/usr/lib/systemd/system/kindling-collect.service", &link)
             .map_err(|e| format!("cannot enable the collector: {e}"))?;
     }
