@@ -210,3 +210,33 @@ fn azure_blobs_use_the_managed_identity() -> TestResult {
     assert!(get.header("x-ms-version").is_some());
     Ok(())
 }
+
+#[test]
+fn access_points_are_signed_for_their_own_region() -> TestResult {
+    let server = Server::http(|seen, i| match seen.target.as_str() {
+        "/dir/k.ign" => Reply::Ok(CONFIG.to_vec()),
+        _ => aws(seen, i),
+    });
+    let fetcher = fetcher(Cloud {
+        aws_imds: Some(server.url("")),
+        aws_region: Some("eu-west-3".into()),
+        storage_url: Some(server.url("")),
+        ..Cloud::default()
+    });
+    let got = fetcher.fetch(&resource(
+        "arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/dir/k.ign",
+    ))?;
+    assert_eq!(got, CONFIG);
+    let seen = server.seen();
+    let get = seen
+        .iter()
+        .find(|s| s.target == "/dir/k.ign")
+        .ok_or("no GetObject")?;
+    let auth = get.header("Authorization").unwrap_or("");
+    assert!(auth.contains("/us-west-2/s3/aws4_request"), "{auth}");
+    assert!(
+        seen.iter().all(|s| s.method != "HEAD"),
+        "an access point names its region: no bucket lookup"
+    );
+    Ok(())
+}
