@@ -1,7 +1,7 @@
 //! `azurestack` (Azure Stack Hub): only the custom data of the provisioning CD-ROM (UDF or
 //! ISO 9660, `ovf-env.xml` + `CustomData.bin`), as in the Azure Stack Hub docs on custom
-//! data; waited for forever. The CD-ROM path is shared with `azure` and exercised in VM
-//! scenarios.
+//! data; waited for forever. The CD-ROM path is shared with `azure`; it cannot run on the
+//! test host (no CD-ROM, no udf), see docs/platforms.md.
 
 use crate::{Fetched, Host, Provider, ProviderError};
 use kindling_fetch::Fetcher;

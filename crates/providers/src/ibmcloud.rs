@@ -1,6 +1,7 @@
-//! `ibmcloud` (IBM Cloud VPC): the config drive, following the IBM Cloud VPC docs "User data" (a cloud-init NoCloud volume labelled
-//! `cidata` with `user-data`); the volume is waited for 30 s.
-//! No volume after 30 s, or no file on it, is an empty config, as upstream. Mounting is exercised in VM scenarios, not on the host.
+//! `ibmcloud` (IBM Cloud VPC): the config drive, following the IBM Cloud VPC docs "User data" (a
+//! cloud-init NoCloud volume labelled `cidata` with `user-data`); the volume is waited for 30 s.
+//! No volume after 30 s, or no file on it, is an empty config, as upstream. Mounting cannot run on
+//! the test host (no iso9660 or vfat there): see docs/platforms.md.
 
 use crate::drive::ConfigDrive;
 use std::time::Duration;

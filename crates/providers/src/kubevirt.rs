@@ -1,6 +1,7 @@
-//! `kubevirt` (KubeVirt): the config drive, following the KubeVirt user guide "Startup Scripts" (cloud-init config drive: a disk
-//! labelled `config-2` with `openstack/latest/user_data`).
-//! The drive is waited for forever (the journal says so every 30 s), as upstream. Mounting is exercised in VM scenarios, not on the host.
+//! `kubevirt` (KubeVirt): the config drive, following the KubeVirt user guide "Startup Scripts"
+//! (cloud-init config drive: a disk labelled `config-2` with `openstack/latest/user_data`). The
+//! drive is waited for forever (the journal says so every 30 s), as upstream. Mounting cannot run
+//! on the test host (no iso9660 or vfat there): see docs/platforms.md.
 
 use crate::drive::ConfigDrive;
 

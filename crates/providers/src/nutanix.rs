@@ -1,6 +1,8 @@
-//! `nutanix` (Nutanix AHV): the config drive, following the Nutanix AHV admin guide on VM customization (a cloud-init config drive
-//! labelled `config-2` with `openstack/latest/user_data`).
-//! The drive is waited for forever (the journal says so every 30 s), as upstream. Mounting is exercised in VM scenarios, not on the host.
+//! `nutanix` (Nutanix AHV): the config drive, following the Nutanix AHV admin guide on VM
+//! customization (a cloud-init config drive labelled `config-2` with
+//! `openstack/latest/user_data`). The drive is waited for forever (the journal says so every 30
+//! s), as upstream. Mounting cannot run on the test host (no iso9660 or vfat there): see
+//! docs/platforms.md.
 
 use crate::drive::ConfigDrive;
 

@@ -46,12 +46,11 @@ pub(crate) fn race(
     file: &'static str,
     source: Source,
 ) -> Result<Vec<u8>, ProviderError> {
+    const RACERS: usize = 2;
     let (send, receive) = mpsc::channel();
-    let mut racers = 0;
     {
         let send = send.clone();
         let by_label = host.disk_by_label.clone();
-        racers += 1;
         std::thread::spawn(move || {
             let _ = send.send((
                 "config drive",
@@ -61,7 +60,6 @@ pub(crate) fn race(
     }
     {
         let fetcher = fetcher.clone();
-        racers += 1;
         std::thread::spawn(move || {
             let result = match source {
                 Source::Url(url) => metadata_user_data(&fetcher, &url),
@@ -84,7 +82,7 @@ pub(crate) fn race(
             Err(e) => {
                 log::warn!("{name}: {e}");
                 failed += 1;
-                if failed == racers {
+                if failed == RACERS {
                     break;
                 }
             }
