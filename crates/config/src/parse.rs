@@ -77,16 +77,22 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
     }
     // Unknown keys are found on the decoded value before it is turned into the model.
     let unused = keys::check(&root, &decoded, &schema::CONFIG, version, &lines);
+    // The position tree is big next to the model; most configs need no positions, so it is
+    // dropped here and rebuilt below only when there is something to point at.
+    drop(root);
     let config: Config = serde_json::from_value(decoded)
         .map_err(|e| bare(&format!("internal error decoding the config: {e}")))?;
 
     let mut report = validate::validate(&config, version);
     report.merge(validate::duplicates(&config));
-    for entry in &mut report.entries {
-        entry.position = entry
-            .path
-            .as_deref()
-            .map(|p| lines.position(deepest_node(&root, p).start));
+    if !report.entries.is_empty() {
+        let root = json::parse(bytes).map_err(|e| at(e.offset, e.message))?;
+        for entry in &mut report.entries {
+            entry.position = entry
+                .path
+                .as_deref()
+                .map(|p| lines.position(deepest_node(&root, p).start));
+        }
     }
     report.entries.extend(unused);
     add_hints(&mut report);
