@@ -84,12 +84,7 @@ pub(crate) fn custom_data(types: &[&str]) -> Result<Vec<u8>, ProviderError> {
             if !disc_ready(&device) {
                 continue;
             }
-            let read = drive::with_mounted(&device, &fstype, |dir| {
-                if !dir.join("ovf-env.xml").exists() {
-                    return Ok(None);
-                }
-                drive::read_optional(dir, "CustomData.bin").map(|d| Some(d.unwrap_or_default()))
-            });
+            let read = drive::with_mounted(&device, &fstype, provisioning_media);
             match read {
                 Ok(Some(data)) => return Ok(data),
                 Ok(None) => log::debug!("{} is not the provisioning media", device.display()),
@@ -105,6 +100,15 @@ pub(crate) fn custom_data(types: &[&str]) -> Result<Vec<u8>, ProviderError> {
         }
         std::thread::sleep(drive::POLL);
     }
+}
+
+/// The custom data of a mounted disc, or `None` when it is not the provisioning media (no
+/// `ovf-env.xml`). No `CustomData.bin` is an empty config.
+fn provisioning_media(dir: &Path) -> Result<Option<Vec<u8>>, ProviderError> {
+    if !dir.join("ovf-env.xml").exists() {
+        return Ok(None);
+    }
+    drive::read_optional(dir, "CustomData.bin").map(|d| Some(d.unwrap_or_default()))
 }
 
 /// Block devices whose filesystem type (`blkid`) is one of `types`.
@@ -357,6 +361,17 @@ mod tests {
             "{failed}"
         );
         assert!(failed.contains("[disks] a &lt;b&gt; &amp; c"), "{failed}");
+    }
+
+    #[test]
+    fn provisioning_media_needs_ovf_env_and_custom_data_is_optional() {
+        let (dir, _) = crate::host::tests::temp_host("azure-media");
+        assert_eq!(provisioning_media(&dir).unwrap(), None);
+        std::fs::write(dir.join("ovf-env.xml"), "<Environment/>").unwrap();
+        assert_eq!(provisioning_media(&dir).unwrap(), Some(Vec::new()));
+        std::fs::write(dir.join("CustomData.bin"), CONFIG).unwrap();
+        assert_eq!(provisioning_media(&dir).unwrap().as_deref(), Some(CONFIG));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

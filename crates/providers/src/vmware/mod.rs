@@ -208,6 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn only_a_vmware_hypervisor_is_asked() {
+        // These tests never run on VMware: the provider must refuse before touching the port.
+        if backdoor::is_vmware() {
+            return;
+        }
+        let (dir, host) = crate::host::tests::temp_host("vmware");
+        let err = Vmware.fetch(&Fetcher::new(), &host).unwrap_err();
+        assert!(err.to_string().contains("VMware hypervisor"), "{err}");
+        assert!(delete().is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn ovf_values_are_unescaped() {
         let ovf = r#"<Property oe:value="a&amp;b&quot;" oe:key="k"/>"#;
         assert_eq!(ovf_property(ovf, "k").as_deref(), Some("a&b\""));
