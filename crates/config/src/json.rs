@@ -88,6 +88,40 @@ pub fn parse(input: &[u8]) -> Result<Node, SyntaxError> {
     Ok(reader.value())
 }
 
+/// Whether Go would decode this (syntactically valid) document into `any`: every number must
+/// fit a float64 (an overflowing literal such as `1e400` is a type error there).
+pub fn decodes_as_any(input: &[u8]) -> bool {
+    if check_syntax(input).is_err() {
+        return false;
+    }
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'"' => {
+                i += 1;
+                while i < input.len() && input[i] != b'"' {
+                    i += if input[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < input.len()
+                    && matches!(input[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let literal = std::str::from_utf8(&input[start..i]).unwrap_or("");
+                if !literal.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return false;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -796,6 +830,14 @@ mod tests {
         for input in ["12", "-0", "1.5e+3 ", "\"x\"", "null", "true"] {
             assert!(parse(input.as_bytes()).is_ok(), "{input:?}");
         }
+    }
+
+    #[test]
+    fn any_decoding_needs_finite_numbers() {
+        assert!(decodes_as_any(br#"{"a":[1,-2.5e300,"1e400"]}"#));
+        assert!(decodes_as_any(b"1e-400"));
+        assert!(!decodes_as_any(br#"{"a":1e400}"#));
+        assert!(!decodes_as_any(b"{"));
     }
 
     #[test]

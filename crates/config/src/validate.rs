@@ -827,7 +827,7 @@ impl Walk {
         }
         if self.version >= V3_4
             && let Some(adv) = t.advertisement.as_deref().filter(|a| !a.is_empty())
-            && crate::json::parse(adv.as_bytes()).is_err()
+            && !crate::json::decodes_as_any(adv.as_bytes())
         {
             self.error(join(path, "advertisement"), msg::INVALID_TANG_ADVERTISEMENT);
         }
