@@ -11,9 +11,12 @@
 //! as pure functions; the device loop around them is not.
 
 use crate::{Fetched, Host, Provider, ProviderError};
+use base64::Engine;
+use kindling_config::model::{File, Node, Resource};
 use kindling_fetch::Fetcher;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::sync::Mutex;
 
 const DEVICE: &str = "/dev/vmbus/hv_kvp";
 pub const MAX_KEY: usize = 512;
@@ -31,6 +34,11 @@ const EXTERNAL_POOL: u8 = 0;
 const KEY: &str = "ignition.config";
 /// The host has sent everything once it has been quiet this long.
 const QUIET_MS: i32 = 5000;
+/// The pools a KVP daemon keeps (external, guest, auto, auto-external, auto-internal).
+const POOLS: u8 = 5;
+
+/// The pool files of the last fetch, for [`Provider::output_files`].
+static POOL_FILES: Mutex<Vec<File>> = Mutex::new(Vec::new());
 
 pub struct HyperV;
 
@@ -44,6 +52,11 @@ impl Provider for HyperV {
             crate::drive::run(std::process::Command::new(&host.modprobe).arg("hv_utils"))?;
         }
         let items = read_device(DEVICE)?;
+        // The host sends its items once per boot and hv_kvp_daemon has not seen them:
+        // the target gets the pool files the daemon would have written.
+        if let Ok(mut files) = POOL_FILES.lock() {
+            *files = pool_files(&items);
+        }
         let external: Vec<(String, String)> = items
             .into_iter()
             .filter(|(pool, _, _)| *pool == EXTERNAL_POOL)
@@ -51,6 +64,40 @@ impl Provider for HyperV {
             .collect();
         Ok(Some(config_from(&external)))
     }
+
+    fn output_files(&self) -> Vec<File> {
+        POOL_FILES.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+/// `/var/lib/hyperv/.kvp_pool_<n>` for every pool, mode 0600 (not the daemon's 0644: pool 0
+/// holds the config, which must not leak to other users), replacing what is there.
+fn pool_files(items: &[(u8, String, String)]) -> Vec<File> {
+    (0..POOLS)
+        .map(|pool| {
+            let bytes: Vec<u8> = items
+                .iter()
+                .filter(|(p, _, _)| *p == pool)
+                .flat_map(|(_, k, v)| pool_record(k, v))
+                .collect();
+            File {
+                node: Node {
+                    path: format!("/var/lib/hyperv/.kvp_pool_{pool}"),
+                    overwrite: Some(true),
+                    ..Node::default()
+                },
+                contents: Resource {
+                    source: Some(format!(
+                        "data:;base64,{}",
+                        base64::engine::general_purpose::STANDARD.encode(&bytes)
+                    )),
+                    ..Resource::default()
+                },
+                mode: Some(0o600),
+                ..File::default()
+            }
+        })
+        .collect()
 }
 
 /// A message from the host: operation, pool, and for `KVP_OP_SET` the item.
@@ -238,6 +285,38 @@ mod tests {
             b"z"
         );
         assert_eq!(config_from(&[]), b"");
+    }
+
+    #[test]
+    fn every_pool_becomes_a_private_file_in_the_target() {
+        let items = [
+            (0, "ignition.config".to_string(), "{}".to_string()),
+            (3, "k".to_string(), "v".to_string()),
+        ];
+        let files = pool_files(&items);
+        assert_eq!(files.len(), 5);
+        assert_eq!(files[0].node.path, "/var/lib/hyperv/.kvp_pool_0");
+        assert!(
+            files
+                .iter()
+                .all(|f| f.mode == Some(0o600) && f.node.overwrite == Some(true))
+        );
+        let decode = |f: &File| {
+            let source = f.contents.source.as_deref().unwrap();
+            let b64 = source.strip_prefix("data:;base64,").unwrap();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap()
+        };
+        assert_eq!(
+            parse_pool(&decode(&files[0])),
+            vec![(items[0].1.clone(), items[0].2.clone())]
+        );
+        assert_eq!(
+            parse_pool(&decode(&files[3])),
+            vec![("k".into(), "v".into())]
+        );
+        assert!(decode(&files[1]).is_empty());
     }
 
     #[test]

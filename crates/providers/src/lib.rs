@@ -70,6 +70,12 @@ pub trait Provider: Sync {
     /// Fetch the user config the platform holds for this machine.
     fn fetch(&self, fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError>;
 
+    /// Files the platform produced while fetching, for the files stage to write into the
+    /// target (upstream's provider output files: Hyper-V's KVP pools). Asked after `fetch`.
+    fn output_files(&self) -> Vec<kindling_config::model::File> {
+        Vec::new()
+    }
+
     /// Told how each stage ended, for platforms that report provisioning status; errors are
     /// only logged by the engine.
     fn status(
