@@ -553,7 +553,16 @@ impl Walk {
             let raw_target = l.target.as_deref().unwrap_or("");
             let mut target = clean(raw_target);
             if !target.starts_with('/') {
-                target = clean(&format!("{}/{raw_target}", l.node.path));
+                // Go's path.Join skips empty elements.
+                let parts: Vec<&str> = [l.node.path.as_str(), raw_target]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                target = if parts.is_empty() {
+                    String::new()
+                } else {
+                    clean(&parts.join("/"))
+                };
             }
             for d in &s.directories {
                 if target == d.node.path {
