@@ -15,7 +15,6 @@ use std::fmt;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long to wait for a device node the next step needs.
@@ -261,14 +260,17 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
     for p in work.iter().filter(|p| p.block) {
         kernel::wait_for(&[Path::new(&p.fs.device)], &[], timeout).map_err(at(&p.config_path))?;
     }
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     rec.op(
         "formatting filesystems",
         Some("$.storage.filesystems"),
         |rec| {
-            let results = run_parallel(&work, workers);
+            let results = crate::parallel::map(&work, |p| {
+                let started = Instant::now();
+                let r = format_one(p);
+                (started.elapsed(), r)
+            });
             let mut errors = Vec::new();
-            for (i, took, r) in results {
+            for (i, (took, r)) in results.into_iter().enumerate() {
                 let p = work[i];
                 let name = format!(
                     "creating {:?} filesystem on {:?}",
@@ -296,45 +298,15 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
     )
 }
 
-/// Format with `workers` threads, each taking the next filesystem when it finishes one.
-/// Results come back in `work` order, one per filesystem.
-fn run_parallel(work: &[&FsPlan], workers: usize) -> Vec<(usize, Duration, Result<(), String>)> {
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, Duration, Result<(), String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers.min(work.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = work.get(i) else { break done };
-                        let started = Instant::now();
-                        let r = format_one(p);
-                        done.push((i, started.elapsed(), r));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for i in 0..work.len() {
-        if !results.iter().any(|(j, _, _)| *j == i) {
-            results.push((
-                i,
-                Duration::ZERO,
-                Err("the formatting thread failed".into()),
-            ));
-        }
-    }
-    results.sort_by_key(|(i, _, _)| *i);
-    results
-}
-
 fn format_one(p: &FsPlan) -> Result<(), String> {
     match &p.target {
+        // Work on the resolved node, as Ignition works on its alias of it: udev re-creates
+        // /dev/disk/by-* links while sibling partitions change, so a link may briefly vanish.
+        Target::Path(path) if p.block => {
+            let node =
+                std::fs::canonicalize(path).map_err(|e| format!("cannot resolve {path:?}: {e}"))?;
+            format_at(p, &node)
+        }
         Target::Path(path) => format_at(p, path),
         Target::InImage(image, offset, size) => {
             let loopdev = LoopDevice::attach(image, *offset, *size)?;

@@ -11,6 +11,7 @@ pub mod filesystems;
 pub mod kernel;
 pub mod luks;
 pub mod mount;
+pub mod parallel;
 pub mod partitions;
 pub mod placement;
 pub mod plan;

@@ -197,12 +197,17 @@ pub fn build(config: &Config, devices: &Devices) -> Plan {
             }),
         }
     }
-    for (i, fs) in storage.filesystems.iter().enumerate() {
-        if fs.format.as_deref().unwrap_or_default().is_empty() {
-            continue;
-        }
+    // Probing is slow (one blkid per device): probe independent devices in parallel.
+    let wanted: Vec<(usize, &Filesystem)> = storage
+        .filesystems
+        .iter()
+        .enumerate()
+        .filter(|(_, fs)| !fs.format.as_deref().unwrap_or_default().is_empty())
+        .collect();
+    let outcomes = crate::parallel::map(&wanted, |(_, fs)| plan_filesystem(fs, &plan, devices));
+    for ((i, fs), outcome) in wanted.into_iter().zip(outcomes) {
         let config_path = format!("$.storage.filesystems.{i}");
-        match plan_filesystem(fs, &plan, devices) {
+        match outcome {
             Ok((action, block, target)) => plan.filesystems.push(FsPlan {
                 config_path,
                 fs: fs.clone(),
