@@ -25,9 +25,12 @@ impl Provider for Aws {
 
     fn init(&self, fetcher: &mut Fetcher, host: &Host) -> Result<(), ProviderError> {
         let imds = host.metadata(IMDS).to_string();
+        // As upstream: IMDS must answer the token request (404 = IMDSv1 is fine); the region
+        // is only a hint.
+        let token = token(fetcher, &imds)?;
         let mut quick = fetcher.clone();
         quick.set_total_timeout(Some(REGION_WAIT));
-        let region = match region(&quick, &imds) {
+        let region = match region(&quick, &imds, token.as_deref()) {
             Ok(region) => region,
             Err(e) if e.needs_network() => return Err(e),
             Err(e) => {
@@ -77,10 +80,8 @@ fn token(fetcher: &Fetcher, imds: &str) -> Result<Option<String>, ProviderError>
     }
 }
 
-fn region(fetcher: &Fetcher, imds: &str) -> Result<String, ProviderError> {
-    let token = token(fetcher, imds)?;
+fn region(fetcher: &Fetcher, imds: &str, token: Option<&str>) -> Result<String, ProviderError> {
     let headers: Vec<(&str, &str)> = token
-        .as_deref()
         .map(|t| ("X-aws-ec2-metadata-token", t))
         .into_iter()
         .collect();
@@ -163,6 +164,15 @@ mod tests {
         let mut fetcher = fetcher();
         Aws.init(&mut fetcher, &host).unwrap();
         assert_eq!(fetcher.cloud().aws_region.as_deref(), Some(DEFAULT_REGION));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn init_fails_when_imds_refuses_the_token() {
+        let server = Server::start(|_| Response::new(403, ""));
+        let (dir, host) = host_for("aws-403", &server);
+        let err = Aws.init(&mut fetcher(), &host).unwrap_err();
+        assert!(err.to_string().contains("403"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
