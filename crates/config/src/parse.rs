@@ -30,12 +30,14 @@ impl fmt::Display for ParseError {
         match self {
             ParseError::Empty => f.write_str("not a config (empty)"),
             ParseError::Invalid(report) => {
-                // The first error is the headline; the full report follows on its own lines.
+                // The first error is the headline (the whole report is in the value). A version
+                // error has no report upstream: it is the message alone.
                 let first = report
                     .entries
                     .iter()
                     .find(|e| e.severity == crate::Severity::Error);
                 match first {
+                    Some(e) if e.path.is_none() && e.position.is_none() => f.write_str(&e.message),
                     Some(e) => write!(f, "config is not valid: {e}"),
                     None => f.write_str("config is not valid"),
                 }
@@ -233,6 +235,23 @@ mod tests {
         assert_eq!(
             e.hint.as_deref(),
             Some("did you mean `sizeMiB`? (keys are case-sensitive)")
+        );
+    }
+
+    #[test]
+    fn error_display() {
+        let shown = |raw: &str| parse(raw.as_bytes()).err().map(|e| e.to_string());
+        assert_eq!(shown(""), Some("not a config (empty)".into()));
+        assert_eq!(
+            shown(r#"{"ignition":{"version":"4.0.0"}}"#),
+            Some("unsupported config version".into())
+        );
+        assert_eq!(
+            shown(r#"{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"a"}]}}"#),
+            Some(
+                "config is not valid: error at $.storage.files.0.path, line 1 col 61: path not absolute"
+                    .into()
+            )
         );
     }
 
