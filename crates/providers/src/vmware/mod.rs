@@ -21,6 +21,9 @@ use std::io::Read;
 const DATA: &str = "guestinfo.ignition.config.data";
 const ENCODING: &str = "guestinfo.ignition.config.data.encoding";
 const OVF_ENV: &str = "guestinfo.ovfEnv";
+/// What a deleted config is replaced with: `{}` in base64.
+const DELETED_DATA: &str = "e30K";
+const DELETED_ENCODING: &str = "base64";
 
 pub struct Vmware;
 
@@ -56,13 +59,13 @@ pub(crate) fn read_config<P: Port>(port: &mut P) -> Result<Vec<u8>, ProviderErro
     let encoding = info_get(&mut channel, ENCODING)?;
     let ovf = info_get(&mut channel, OVF_ENV)?;
     channel.close();
+    // As upstream: a guestinfo value that exists (even empty) wins; the OVF environment's
+    // properties are the defaults for values that do not.
     let ovf = ovf.unwrap_or_default();
     let data = data
-        .filter(|d| !d.is_empty())
         .or_else(|| ovf_property(&ovf, DATA))
         .unwrap_or_default();
     let encoding = encoding
-        .filter(|e| !e.is_empty())
         .or_else(|| ovf_property(&ovf, ENCODING))
         .unwrap_or_default();
     if data.is_empty() {
@@ -72,15 +75,35 @@ pub(crate) fn read_config<P: Port>(port: &mut P) -> Result<Vec<u8>, ProviderErro
     decode(&data, &encoding)
 }
 
-/// Replace the config with `{}` so later boots do not see secrets (the rmcfg command).
+/// Replace the config with `{}` and drop it from the OVF environment, so later boots do not
+/// see secrets (the rmcfg command). Guestinfo values cannot be deleted, only overwritten.
 pub(crate) fn delete_config<P: Port>(port: &mut P) -> Result<(), ProviderError> {
     let mut channel = Channel::open(port).map_err(rpc_error)?;
-    for (key, value) in [(DATA, "e30K"), (ENCODING, "base64")] {
+    let mut set = |key: &str, value: &str| -> Result<(), ProviderError> {
         let reply = channel
             .request(format!("info-set {key} {value}").as_bytes())
             .map_err(rpc_error)?;
         rpci::parse_reply(&reply)
-            .map_err(|e| ProviderError::Invalid(format!("setting {key}: {e}")))?;
+            .map(|_| ())
+            .map_err(|e| ProviderError::Invalid(format!("setting {key}: {e}")))
+    };
+    set(DATA, DELETED_DATA)?;
+    set(ENCODING, DELETED_ENCODING)?;
+    let reply = channel
+        .request(format!("info-get {OVF_ENV}").as_bytes())
+        .map_err(rpc_error)?;
+    // Unlike fetching, reading the OVF environment must work here: a config left in it would
+    // stay readable.
+    if let Ok(ovf) = rpci::parse_reply(&reply) {
+        let ovf = String::from_utf8_lossy(ovf).into_owned();
+        if let Some(pruned) = remove_ovf_properties(&ovf, &[DATA, ENCODING]) {
+            log::info!("deleting the config from the OVF environment");
+            let reply = channel
+                .request(format!("info-set {OVF_ENV} {pruned}").as_bytes())
+                .map_err(rpc_error)?;
+            rpci::parse_reply(&reply)
+                .map_err(|e| ProviderError::Invalid(format!("setting {OVF_ENV}: {e}")))?;
+        }
     }
     channel.close();
     Ok(())
@@ -127,6 +150,24 @@ fn ovf_property(ovf: &str, key: &str) -> Option<String> {
     let value_at = element.find("oe:value=\"")? + "oe:value=\"".len();
     let value_end = value_at + element[value_at..].find('"')?;
     Some(unescape(&element[value_at..value_end]))
+}
+
+/// The OVF environment without the `<Property>` elements of `keys`; `None` when it has none
+/// of them.
+fn remove_ovf_properties(ovf: &str, keys: &[&str]) -> Option<String> {
+    let mut out = ovf.to_string();
+    let mut pruned = false;
+    for key in keys {
+        let needle = format!("oe:key=\"{key}\"");
+        while let Some(at) = out.find(&needle) {
+            let (Some(start), Some(end)) = (out[..at].rfind('<'), out[at..].find('>')) else {
+                break;
+            };
+            out.replace_range(start..at + end + 1, "");
+            pruned = true;
+        }
+    }
+    pruned.then_some(out)
 }
 
 fn unescape(text: &str) -> String {
@@ -187,10 +228,12 @@ mod tests {
         let mut host = FakeHost::default();
         host.guestinfo.insert(OVF_ENV.into(), ovf);
         assert_eq!(read_config(&mut host).unwrap(), b"{\"from\":\"ovf\"}");
+        // Direct data without an encoding variable: the OVF encoding is the default.
         host.guestinfo.insert(DATA.into(), CONFIG.into());
-        host.guestinfo.insert(ENCODING.into(), String::new());
-        // Direct data with an empty encoding: the OVF encoding is the default, as upstream.
         assert!(read_config(&mut host).is_err(), "plain JSON is not base64");
+        // An encoding variable that exists, even empty, wins over the OVF one.
+        host.guestinfo.insert(ENCODING.into(), String::new());
+        assert_eq!(read_config(&mut host).unwrap(), CONFIG.as_bytes());
         host.guestinfo.insert(ENCODING.into(), "gz+b64".into());
         host.guestinfo
             .insert(DATA.into(), b64(&gz(CONFIG.as_bytes())));
@@ -204,6 +247,31 @@ mod tests {
         host.guestinfo.insert(DATA.into(), CONFIG.into());
         delete_config(&mut host).unwrap();
         assert_eq!(host.guestinfo[DATA], "e30K");
+        assert_eq!(read_config(&mut host).unwrap(), b"{}\n");
+    }
+
+    #[test]
+    fn rmcfg_drops_the_config_from_the_ovf_environment() {
+        let ovf = r#"<Environment><PropertySection>
+<Property oe:key="guestinfo.hostname" oe:value="node1"/>
+<Property oe:key="guestinfo.ignition.config.data" oe:value="c2VjcmV0"/>
+<Property oe:key="guestinfo.ignition.config.data.encoding" oe:value="base64"/>
+</PropertySection></Environment>"#;
+        let mut host = FakeHost::default();
+        host.guestinfo.insert(OVF_ENV.into(), ovf.into());
+        delete_config(&mut host).unwrap();
+        let pruned = &host.guestinfo[OVF_ENV];
+        assert!(!pruned.contains("c2VjcmV0"), "{pruned}");
+        assert!(!pruned.contains("data.encoding"), "{pruned}");
+        assert_eq!(
+            ovf_property(pruned, "guestinfo.hostname").as_deref(),
+            Some("node1")
+        );
+        assert_eq!(
+            remove_ovf_properties(pruned, &[DATA]),
+            None,
+            "nothing left to prune"
+        );
         assert_eq!(read_config(&mut host).unwrap(), b"{}\n");
     }
 
