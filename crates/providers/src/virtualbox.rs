@@ -67,7 +67,8 @@ impl Provider for VirtualBox {
 /// Delete the config properties (the rmcfg command).
 pub fn delete() -> Result<(), ProviderError> {
     let session = Session::open()?;
-    for name in [CONFIG, ENCODING] {
+    // The encoding first, as upstream: a config never stays behind a stale encoding.
+    for name in [ENCODING, CONFIG] {
         session.delete(name)?;
     }
     Ok(())
@@ -148,9 +149,13 @@ pub fn reply_u32(reply: &[u8], index: usize) -> u32 {
 }
 
 /// The value of a `GET_PROP` buffer: `value\0flags\0`.
-pub fn property_value(buffer: &[u8]) -> Vec<u8> {
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    buffer[..end].to_vec()
+pub fn property_value(buffer: &[u8], name: &str) -> Result<Vec<u8>, ProviderError> {
+    let end = buffer.iter().position(|&b| b == 0).ok_or_else(|| {
+        ProviderError::Invalid(format!(
+            "VirtualBox guest property {name} is not NUL-terminated"
+        ))
+    })?;
+    Ok(buffer[..end].to_vec())
 }
 
 struct Session {
@@ -198,7 +203,7 @@ impl Session {
             let mut request = call_request(self.client, FN_GET_PROP, &params);
             let code = ioctl_rw(7, request.len());
             match ioctl(&self.device, code, &mut request, name) {
-                Ok(()) => return Ok(Some(property_value(&buffer))),
+                Ok(()) => return property_value(&buffer, name).map(Some),
                 Err(rc) if rc == Some(VERR_NOT_FOUND) => return Ok(None),
                 Err(rc) if rc == Some(VERR_BUFFER_OVERFLOW) => {
                     size = reply_u32(&request, 3).max(size * 2);
@@ -300,7 +305,11 @@ mod tests {
         reply[CALL_SIZE + 3 * PARAM_SIZE + 4..][..4].copy_from_slice(&5000u32.to_le_bytes());
         assert_eq!(status(&reply), VERR_BUFFER_OVERFLOW);
         assert_eq!(reply_u32(&reply, 3), 5000);
-        assert_eq!(property_value(b"{\"a\":1}\0RDONLYGUEST\0"), b"{\"a\":1}");
-        assert_eq!(property_value(b""), b"");
+        assert_eq!(
+            property_value(b"{\"a\":1}\0RDONLYGUEST\0", CONFIG).unwrap(),
+            b"{\"a\":1}"
+        );
+        assert_eq!(property_value(b"\0\0", CONFIG).unwrap(), b"");
+        assert!(property_value(b"{}", CONFIG).is_err());
     }
 }
