@@ -141,6 +141,24 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
             _ => bad.push(format!("mount {mount}: not mounted")),
         }
     }
+    if let Some(want) = &expect.kernel_args {
+        let cmdline = state
+            .iter()
+            .find(|(kind, _, _)| *kind == "cmdline")
+            .map(|(_, line, _)| line)
+            .unwrap_or_default();
+        let words: Vec<&str> = cmdline.split_whitespace().collect();
+        for w in &want.present {
+            if !words.contains(&w.as_str()) {
+                bad.push(format!("kernel command line lacks {w}: {cmdline}"));
+            }
+        }
+        for w in &want.absent {
+            if words.contains(&w.as_str()) {
+                bad.push(format!("kernel command line still has {w}: {cmdline}"));
+            }
+        }
+    }
     if let Some(want) = expect.stages_ran {
         for stage in ["fetch-offline", "files"] {
             let lines: u64 = state

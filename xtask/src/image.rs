@@ -78,6 +78,7 @@ pub fn host_packages() -> Vec<String> {
         "cpio",
         "curl",
         "binutils",
+        "kmod",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -181,14 +182,30 @@ fn remove_tree(tree: &Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(tree)
 }
 
-/// Removes the cached pieces of one kind that `keep` replaced (older inputs).
+/// Cached pieces unused for this long are removed (other checkouts or helpers may share the
+/// cache and still use an older piece, so nothing recent is touched).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Marks `keep` as used now and removes pieces of the same kind left unused for a long time.
 fn prune(prefix: &str, keep: &Path) {
+    let now = std::time::SystemTime::now();
+    if let Err(e) = std::fs::File::open(keep).and_then(|f| f.set_modified(now)) {
+        eprintln!("cannot mark {} as used: {e}", keep.display());
+    }
     let Ok(entries) = std::fs::read_dir(CACHE) else {
         return;
     };
     for e in entries.flatten() {
         let path = e.path();
-        let stale = e.file_name().to_string_lossy().starts_with(prefix) && path != keep;
+        let unused_for = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        let stale = e.file_name().to_string_lossy().starts_with(prefix)
+            && path != keep
+            && unused_for > STALE_AFTER;
         if stale {
             let removed = if path.is_dir() {
                 remove_tree(&path)

@@ -105,6 +105,9 @@ pub struct Expect {
     /// Mount point → expected source device and filesystem type.
     #[serde(default)]
     pub mounts: BTreeMap<String, MountExpect>,
+    /// Words that must (`present`) or must not (`absent`) be on the booted kernel command line.
+    #[serde(default)]
+    pub kernel_args: Option<KernelArgsExpect>,
     /// Whether the provisioning stages ran on this boot.
     #[serde(default)]
     pub stages_ran: Option<bool>,
@@ -175,6 +178,15 @@ pub struct MountExpect {
     pub source: Option<String>,
     #[serde(default)]
     pub fstype: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KernelArgsExpect {
+    #[serde(default)]
+    pub present: Vec<String>,
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
