@@ -20,6 +20,10 @@ const ENCODING: &str = "/Ignition/Config/Encoding";
 
 const HDR_VERSION: u32 = 0x10001;
 const HDR_SIZE: usize = 24;
+/// `vbg_ioctl_driver_version_info`: header, then 16 bytes in / 20 bytes out.
+const VERSION_SIZE: usize = HDR_SIZE + 20;
+/// The interface version asked for and accepted (`VBG_IOC_VERSION`).
+const IOC_VERSION: u32 = 0x0001_0000;
 /// `vbg_ioctl_hgcm_connect`: header, then `vmmdev_hgcm_service_location` (type + 128-byte name).
 const CONNECT_SIZE: usize = HDR_SIZE + 4 + 128;
 /// `vbg_ioctl_hgcm_call` without its parameters.
@@ -80,6 +84,15 @@ fn header(size_in: usize, size_out: usize) -> Vec<u8> {
         h.extend_from_slice(&word.to_le_bytes());
     }
     h
+}
+
+/// The driver-version handshake that opens a session, as the guest libraries do first.
+pub fn version_request() -> Vec<u8> {
+    let mut request = header(HDR_SIZE + 16, VERSION_SIZE);
+    for word in [IOC_VERSION, IOC_VERSION, 0, 0, 0] {
+        request.extend_from_slice(&word.to_le_bytes());
+    }
+    request
 }
 
 /// The connect request for a host service.
@@ -173,6 +186,14 @@ impl Session {
                 path: DEVICE.into(),
                 error,
             })?;
+        let mut version = version_request();
+        ioctl(
+            &device,
+            ioctl_rw(0, VERSION_SIZE),
+            &mut version,
+            "the driver version",
+        )
+        .map_err(|rc| hgcm_error("driver version", rc))?;
         let mut request = connect_request(SERVICE);
         ioctl(
             &device,
@@ -296,6 +317,16 @@ mod tests {
         assert_eq!(u32_at(&call, 44), 17);
         assert_eq!(&call[48..56], &0x1000u64.to_le_bytes());
         assert_eq!(u32_at(&call, 56), PARM_LINADDR_OUT);
+    }
+
+    #[test]
+    fn the_version_handshake_has_the_kernel_layout() {
+        // VBG_IOCTL_DRIVER_VERSION_INFO as the kernel header computes it.
+        assert_eq!(ioctl_rw(0, VERSION_SIZE), 0xc02c_5600);
+        let v = version_request();
+        assert_eq!(v.len(), VERSION_SIZE);
+        assert_eq!((u32_at(&v, 0), u32_at(&v, 16)), (40, 44));
+        assert_eq!((u32_at(&v, 24), u32_at(&v, 28)), (IOC_VERSION, IOC_VERSION));
     }
 
     #[test]
