@@ -266,7 +266,7 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
         |rec| {
             let results = crate::parallel::map(&work, |p| {
                 let started = Instant::now();
-                let r = format_one(p);
+                let r = format_one(p, timeout);
                 (started.elapsed(), r)
             });
             let mut errors = Vec::new();
@@ -298,13 +298,12 @@ fn format_all(fss: &[FsPlan], timeout: Duration, rec: &mut Recorder) -> Result<(
     )
 }
 
-fn format_one(p: &FsPlan) -> Result<(), String> {
+fn format_one(p: &FsPlan, timeout: Duration) -> Result<(), String> {
     match &p.target {
         // Work on the resolved node, as Ignition works on its alias of it: udev re-creates
         // /dev/disk/by-* links while sibling partitions change, so a link may briefly vanish.
         Target::Path(path) if p.block => {
-            let node =
-                std::fs::canonicalize(path).map_err(|e| format!("cannot resolve {path:?}: {e}"))?;
+            let node = kernel::resolve(path, timeout)?;
             format_at(p, &node)
         }
         Target::Path(path) => format_at(p, path),

@@ -107,6 +107,24 @@ pub fn wait_for(present: &[&Path], absent: &[&Path], timeout: Duration) -> Resul
     }
 }
 
+/// The node a device path (often a udev symlink) resolves to, retried until `timeout`: udev
+/// removes and re-creates `/dev/disk/by-*` links while it reprocesses a disk.
+pub fn resolve(path: &Path, timeout: Duration) -> Result<std::path::PathBuf, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match std::fs::canonicalize(path) {
+            Ok(node) => return Ok(node),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "cannot resolve {path:?} within {}s: {e}",
+                    timeout.as_secs()
+                ));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +143,23 @@ mod tests {
         assert!(
             e.contains("did not appear") && e.contains("did not go away"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn resolves_links_and_times_out_on_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        std::fs::write(&node, "").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&node, &link).unwrap();
+        let got = resolve(&link, Duration::from_millis(10)).unwrap();
+        assert_eq!(got, std::fs::canonicalize(&node).unwrap());
+        let missing = dir.path().join("missing");
+        assert!(
+            resolve(&missing, Duration::from_millis(30))
+                .unwrap_err()
+                .contains("within 0s")
         );
     }
 
