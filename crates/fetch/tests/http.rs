@@ -272,6 +272,62 @@ fn corrupt_gzip_is_a_decompression_error() -> TestResult {
 }
 
 #[test]
+fn no_content_is_empty() -> TestResult {
+    let server = Server::http(|_, _| Reply::Status(204, Vec::new()));
+    assert_eq!(Fetcher::new().fetch(&resource(&server.url("/x")))?, b"");
+    Ok(())
+}
+
+#[test]
+fn fetch_into_replaces_what_the_file_held() -> TestResult {
+    use std::io::{Read, Seek, Write};
+    let server = Server::http(|_, n| match n {
+        0 => Reply::Truncated {
+            declared: 10_000,
+            body: vec![b'x'; 5_000],
+        },
+        _ => Reply::Ok(CONTENT.to_vec()),
+    });
+    let dir = tempdir()?;
+    let path = dir.join("temp");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?;
+    file.write_all(&[b'?'; 20_000])?;
+    let n = fetcher(Duration::from_secs(60)).fetch_into(&resource(&server.url("/x")), &mut file)?;
+    assert_eq!(n, CONTENT.len() as u64);
+    let mut got = Vec::new();
+    file.rewind()?;
+    file.read_to_end(&mut got)?;
+    assert_eq!(got, CONTENT);
+    Ok(())
+}
+
+#[test]
+fn redirects_keep_or_drop_the_method_like_go() -> TestResult {
+    let server = Server::http(|req, _| match req.target.as_str() {
+        "/see-other" => Reply::Redirect(303, "/landing".into()),
+        "/temporary" => Reply::Redirect(307, "/landing".into()),
+        _ => Reply::Ok(req.method.clone().into_bytes()),
+    });
+    let put = |path: &str| HttpRequest {
+        method: "PUT".into(),
+        url: server.url(path),
+        body: Some(b"payload".to_vec()),
+        ..Default::default()
+    };
+    let f = Fetcher::new();
+    assert_eq!(f.http(&put("/see-other"))?.body, b"GET");
+    assert_eq!(f.http(&put("/temporary"))?.body, b"PUT");
+    let seen = server.seen();
+    assert_eq!(seen[3].body, b"payload", "307 resends the body");
+    Ok(())
+}
+
+#[test]
 fn redirect_loops_stop() {
     let server = Server::http(|_, _| Reply::Redirect(301, "/again".into()));
     let err = Fetcher::new().fetch(&resource(&server.url("/x"))).err();
