@@ -2,7 +2,7 @@
 //! `000c`), spooled there with `PUNCH`. Read with the s390-tools reader commands (IBM
 //! "Device Drivers, Features, and Commands": `vmur`, `chccwdev`, `cio_ignore`): bring the
 //! reader online, list its spool files, receive the first `IGN` file. No such file is an
-//! empty config; NUL padding of the 80-byte records is dropped.
+//! empty config; the NUL padding of the 80-byte records is trimmed.
 //!
 //! There is no z/VM reader on these machines: the listing parser is tested; the command
 //! sequence runs only on z/VM.
@@ -37,6 +37,15 @@ impl Provider for Zvm {
                     command: "vmur li".into(),
                     message: e.to_string(),
                 })?;
+        if !listing.status.success() {
+            return Err(ProviderError::Command {
+                command: "vmur li".into(),
+                message: format!(
+                    "can not get reader device: {}",
+                    String::from_utf8_lossy(&listing.stderr).trim()
+                ),
+            });
+        }
         let Some((spool_id, name)) = find_config(&String::from_utf8_lossy(&listing.stdout)) else {
             log::info!("no IGN file in the z/VM reader: continuing with an empty config");
             return Ok(Some(Vec::new()));
@@ -49,15 +58,16 @@ impl Provider for Zvm {
         let file = dir.join(format!("{name}.ign"));
         let received = run(Command::new("vmur")
             .args(["re", "-f", &spool_id])
-            .arg(&file))
-        .and_then(|()| {
-            std::fs::read(&file).map_err(|error| ProviderError::Read {
-                path: file.clone(),
-                error,
+            .arg(&file));
+        // As upstream, a received file that cannot be read leaves the machine without config.
+        let data = received.map(|()| {
+            std::fs::read(&file).unwrap_or_else(|e| {
+                log::error!("couldn't read the config from {}: {e}", file.display());
+                Vec::new()
             })
         });
         let _ = std::fs::remove_dir_all(&dir);
-        Ok(Some(strip_nul(received?)))
+        Ok(Some(trim_nul(&data?).to_vec()))
     }
 }
 
@@ -73,9 +83,11 @@ fn find_config(listing: &str) -> Option<(String, String)> {
     })
 }
 
-fn strip_nul(mut data: Vec<u8>) -> Vec<u8> {
-    data.retain(|&b| b != 0);
-    data
+/// Records are NUL-padded: the padding around the config goes.
+fn trim_nul(data: &[u8]) -> &[u8] {
+    let start = data.iter().position(|&b| b != 0).unwrap_or(data.len());
+    let end = data.iter().rposition(|&b| b != 0).map_or(start, |e| e + 1);
+    &data[start..end]
 }
 
 #[cfg(test)]
@@ -99,6 +111,7 @@ LINUX01  0419 A PUN 00000004 001 NONE 11/25 10:41:04 OTHER     IGN      LINUX01
 
     #[test]
     fn record_padding_is_dropped() {
-        assert_eq!(strip_nul(b"{}\0\0\0\n\0".to_vec()), b"{}\n");
+        assert_eq!(trim_nul(b"\0{}\n\0\0\0"), b"{}\n");
+        assert_eq!(trim_nul(b"\0\0"), b"");
     }
 }
