@@ -21,7 +21,9 @@ impl Provider for AppleHv {
     }
 
     fn fetch(&self, _fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
-        crate::drive::run(std::process::Command::new(&host.modprobe).arg("vsock"))?;
+        if !std::path::Path::new("/sys/devices/virtual/misc/vsock").exists() {
+            crate::drive::run(std::process::Command::new(&host.modprobe).arg("vsock"))?;
+        }
         let mut stream = connect_vsock(HOST_CID, PORT).map_err(|e| ProviderError::Command {
             command: format!("connect vsock {HOST_CID}:{PORT}"),
             message: e.to_string(),
