@@ -36,8 +36,13 @@ fn content(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Publish a file; world-readable because tftpd-hpa serves as `nobody`.
 fn put(daemon: &Daemon, name: &str, bytes: &[u8]) {
-    std::fs::write(daemon.dir.join(name), bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+    use std::os::unix::fs::PermissionsExt;
+    let path = daemon.dir.join(name);
+    std::fs::write(&path, bytes)
+        .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)))
+        .unwrap_or_else(|e| panic!("writing {name}: {e}"));
 }
 
 #[test]
