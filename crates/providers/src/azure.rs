@@ -79,9 +79,11 @@ impl Provider for Azure {
 pub(crate) fn custom_data(types: &[&str]) -> Result<Vec<u8>, ProviderError> {
     let start = Instant::now();
     let mut nagged = start;
+    // As upstream, each device is looked at once: the provisioning media is there at boot.
+    let mut checked = std::collections::HashSet::new();
     loop {
         for (device, fstype) in cdroms(types) {
-            if !disc_ready(&device) {
+            if !checked.insert(device.clone()) || !disc_ready(&device) {
                 continue;
             }
             let read = drive::with_mounted(&device, &fstype, provisioning_media);
