@@ -233,7 +233,7 @@ fn invalid_request(e: &http::Error) -> AttemptError {
 fn classify(e: ureq::Error) -> AttemptError {
     let (kind, message) = match &e {
         ureq::Error::HostNotFound => (ErrorKind::Dns, "DNS: host not found".to_string()),
-        ureq::Error::Timeout(what) => (ErrorKind::Timeout, format!("timed out ({what})")),
+        ureq::Error::Timeout(what) => (ErrorKind::Timeout, timeout_message(*what)),
         ureq::Error::ConnectionFailed => (ErrorKind::Connect, "connect: failed".to_string()),
         ureq::Error::Io(io) => io_error(io),
         // ureq's own TLS errors are set-up failures (e.g. a name TLS cannot verify).
@@ -262,6 +262,24 @@ fn classify(e: ureq::Error) -> AttemptError {
     }
 }
 
+/// An attempt cut short by the total deadline (`httpTotal` or `--fetch-timeout`).
+pub(crate) const TOTAL_TIME_RAN_OUT: &str = "timed out: the total time allowed ran out";
+
+/// Which wait ran out, in the config's terms.
+fn timeout_message(what: ureq::Timeout) -> String {
+    match what {
+        ureq::Timeout::RecvResponse => {
+            "timed out waiting for the response headers (ignition.timeouts.httpResponseHeaders)"
+                .to_string()
+        }
+        ureq::Timeout::Global => TOTAL_TIME_RAN_OUT.to_string(),
+        ureq::Timeout::Connect | ureq::Timeout::Resolve => {
+            "connect: timed out (DNS, TCP or TLS handshake)".to_string()
+        }
+        other => format!("timed out ({other})"),
+    }
+}
+
 /// I/O errors carry TLS failures (rustls reports them through the socket) and resets.
 pub(crate) fn io_error(io: &std::io::Error) -> (ErrorKind, String) {
     if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
@@ -269,7 +287,7 @@ pub(crate) fn io_error(io: &std::io::Error) -> (ErrorKind, String) {
     }
     if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
         return match inner {
-            ureq::Error::Timeout(what) => (ErrorKind::Timeout, format!("timed out ({what})")),
+            ureq::Error::Timeout(what) => (ErrorKind::Timeout, timeout_message(*what)),
             other => (ErrorKind::Connect, format!("reading the response: {other}")),
         };
     }

@@ -546,20 +546,22 @@ impl Fetcher {
         let deadline = Deadline::after(self.total_override.or(self.config_total));
         let mut backoff = Backoff::new(self.jitter);
         let mut attempts = 0;
+        // What went wrong before the deadline cut an attempt short: that is the cause to report.
+        let mut cause = String::new();
         loop {
             attempts += 1;
             let failure = match attempt(&deadline) {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
+            if cause.is_empty() || failure.message != http::TOTAL_TIME_RAN_OUT {
+                cause = failure.message.clone();
+            }
             let out_of_time = || {
                 FetchError::new(
                     ErrorKind::OutOfTime,
                     url,
-                    format!(
-                        "unable to fetch resource in time (last error: {})",
-                        failure.message
-                    ),
+                    format!("unable to fetch resource in time (last error: {cause})"),
                 )
                 .attempts(attempts)
             };

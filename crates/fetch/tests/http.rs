@@ -162,6 +162,25 @@ fn slow_headers_time_out_per_attempt_and_are_retried() -> TestResult {
 }
 
 #[test]
+fn headers_that_never_come_end_in_a_timeout_message() {
+    let server =
+        Server::http(|_, _| Reply::Slow(Duration::from_secs(5), Box::new(Reply::Ok(Vec::new()))));
+    let mut f = fetcher(Duration::from_secs(2));
+    f.set_response_headers_timeout(Some(Duration::from_millis(200)));
+    let err = f.fetch(&resource(&server.url("/x"))).err();
+    eprintln!(
+        "{}",
+        err.as_ref().map(|e| e.to_string()).unwrap_or_default()
+    );
+    assert!(
+        err.as_ref().is_some_and(|e| e.kind == ErrorKind::OutOfTime
+            && e.attempts >= 2
+            && e.to_string().contains("timed out")),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn truncated_bodies_are_refetched_into_a_clean_file() -> TestResult {
     let server = Server::http(|_, n| match n {
         0 => Reply::Truncated {
