@@ -109,28 +109,56 @@ pub fn run(command: &mut Command) -> Result<(), ProviderError> {
     })
 }
 
-/// A config drive's file: wait for one of `labels`, mount it (`auto`), read `file`. A drive
-/// that never came or a missing file is an empty config.
+/// The config from the first drive that appears among `sources` (label, file on it):
+/// mounted (`auto`) and read; a missing file is an empty config, and so is no drive within
+/// `wait` (`None` waits forever). A drive that cannot be read is left aside and the others
+/// are waited for; the error comes back only when every source failed.
 pub fn read_config(
     by_label: &Path,
-    labels: &[&str],
-    file: &str,
+    sources: &[(&str, &str)],
     wait: Option<Duration>,
 ) -> Result<Vec<u8>, ProviderError> {
-    let Some(device) = wait_for_label(by_label, labels, wait, POLL) else {
-        log::info!("no config drive appeared: continuing with an empty config");
-        return Ok(Vec::new());
-    };
-    with_mounted(&device, "auto", |dir| read_optional(dir, file)).map(Option::unwrap_or_default)
+    let start = Instant::now();
+    let mut remaining = sources.to_vec();
+    loop {
+        let labels: Vec<&str> = remaining.iter().map(|(label, _)| *label).collect();
+        let left = wait.map(|w| w.saturating_sub(start.elapsed()));
+        let Some(device) = wait_for_label(by_label, &labels, left, POLL) else {
+            log::info!("no config drive appeared: continuing with an empty config");
+            return Ok(Vec::new());
+        };
+        let Some(at) = remaining
+            .iter()
+            .position(|(label, _)| by_label.join(label) == device)
+        else {
+            return Ok(Vec::new());
+        };
+        let (label, file) = remaining.remove(at);
+        match with_mounted(&device, "auto", |dir| read_optional(dir, file)) {
+            Ok(data) => return Ok(data.unwrap_or_default()),
+            Err(e) if remaining.is_empty() => return Err(e),
+            Err(e) => log::error!("failed to fetch config from config drive ({label}): {e}"),
+        }
+    }
 }
 
-/// A platform whose config is one file of a config drive found by label.
+/// What a drive that cannot be read means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// The fetch fails.
+    Fail,
+    /// Logged; the machine boots with an empty config.
+    Empty,
+}
+
+/// A platform whose config is a file of a config drive found by label.
 pub struct ConfigDrive {
     pub id: &'static str,
-    pub labels: &'static [&'static str],
-    pub file: &'static str,
-    /// How long to wait for the drive; `None` waits forever.
+    /// (label, file on that drive), in order of preference.
+    pub sources: &'static [(&'static str, &'static str)],
+    /// How long to wait for a drive; `None` waits forever.
     pub wait: Option<Duration>,
+    pub on_error: OnError,
 }
 
 impl Provider for ConfigDrive {
@@ -139,7 +167,14 @@ impl Provider for ConfigDrive {
     }
 
     fn fetch(&self, _fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
-        read_config(&host.disk_by_label, self.labels, self.file, self.wait).map(Some)
+        match read_config(&host.disk_by_label, self.sources, self.wait) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if self.on_error == OnError::Empty => {
+                log::error!("{e}: continuing with an empty config");
+                Ok(Some(Vec::new()))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -183,8 +218,7 @@ mod tests {
         let (dir, host) = temp_host("drive-read");
         let got = read_config(
             &host.disk_by_label,
-            &["cidata"],
-            "/user-data",
+            &[("cidata", "/user-data")],
             Some(Duration::ZERO),
         );
         assert_eq!(got.unwrap(), Vec::<u8>::new());
@@ -203,8 +237,31 @@ mod tests {
         let (dir, host) = temp_host("drive-unmountable");
         std::fs::create_dir_all(&host.disk_by_label).unwrap();
         std::fs::write(host.disk_by_label.join("cidata"), "").unwrap();
-        let err = read_config(&host.disk_by_label, &["cidata"], "/user-data", None).unwrap_err();
+        let err = read_config(&host.disk_by_label, &[("cidata", "/user-data")], None).unwrap_err();
         assert!(err.to_string().contains("mount"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_broken_drive_is_left_aside_for_the_others() {
+        let (dir, host) = temp_host("drive-others");
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        std::fs::write(host.disk_by_label.join("cidata"), "").unwrap();
+        let sources = [
+            ("cidata", "/user-data"),
+            ("config-2", "/openstack/latest/user_data"),
+        ];
+        // cidata fails to mount; config-2 never comes within the wait: no config.
+        let got = read_config(
+            &host.disk_by_label,
+            &sources,
+            Some(Duration::from_millis(50)),
+        );
+        assert_eq!(got.unwrap(), Vec::<u8>::new());
+        // Both fail: the error of the last one.
+        std::fs::write(host.disk_by_label.join("config-2"), "").unwrap();
+        let err = read_config(&host.disk_by_label, &sources, None).unwrap_err();
+        assert!(err.to_string().contains("config-2"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,16 +1,18 @@
-//! `ibmcloud` (IBM Cloud VPC): the config drive, following the IBM Cloud VPC docs "User data" (a
-//! cloud-init NoCloud volume labelled `cidata` with `user-data`); the volume is waited for 30 s.
-//! No volume after 30 s, or no file on it, is an empty config, as upstream. Mounting cannot run on
-//! the test host (no iso9660 or vfat there): see docs/platforms.md.
+//! `ibmcloud` (IBM Cloud VPC): the config drive, following the IBM Cloud VPC docs "User data": a cloud-init NoCloud volume
+//! (label `cidata`, file `user-data`) waited for 30 s. No volume in time, no file, or a volume
+//! that cannot be read is an empty config, as upstream.
+//!
+//! Mounting a real drive cannot happen on the test host (no iso9660 or vfat there, see
+//! docs/platforms.md); the tests give it drives that cannot be mounted.
 
-use crate::drive::ConfigDrive;
+use crate::drive::{ConfigDrive, OnError};
 use std::time::Duration;
 
 pub static IBMCLOUD: ConfigDrive = ConfigDrive {
     id: "ibmcloud",
-    labels: &["cidata"],
-    file: "/user-data",
+    sources: &[("cidata", "/user-data")],
     wait: Some(Duration::from_secs(30)),
+    on_error: OnError::Empty,
 };
 
 #[cfg(test)]
@@ -20,20 +22,15 @@ mod tests {
     use crate::host::tests::temp_host;
 
     #[test]
-    fn reads_the_documented_label_and_file() {
-        assert_eq!(IBMCLOUD.labels, &["cidata"]);
-        assert_eq!(IBMCLOUD.file, "/user-data");
-        assert_eq!(IBMCLOUD.wait, Some(Duration::from_secs(30)));
-        // Without the drive, a bounded wait ends in an empty config.
+    fn an_unreadable_drive_means_no_config() {
         let (dir, host) = temp_host("ibmcloud");
-        let bounded = ConfigDrive {
-            wait: Some(std::time::Duration::ZERO),
-            ..IBMCLOUD
-        };
-        let got = bounded
-            .fetch(&kindling_fetch::Fetcher::new(), &host)
-            .unwrap();
-        assert_eq!(got, Some(Vec::new()));
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        for (label, _) in IBMCLOUD.sources {
+            // An empty file under the label: found at once, but mount refuses it.
+            std::fs::write(host.disk_by_label.join(label), "").unwrap();
+        }
+        let got = IBMCLOUD.fetch(&kindling_fetch::Fetcher::new(), &host);
+        assert_eq!(got.unwrap(), Some(Vec::new()));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,15 +1,21 @@
-//! `kubevirt` (KubeVirt): the config drive, following the KubeVirt user guide "Startup Scripts"
-//! (cloud-init config drive: a disk labelled `config-2` with `openstack/latest/user_data`). The
-//! drive is waited for forever (the journal says so every 30 s), as upstream. Mounting cannot run
-//! on the test host (no iso9660 or vfat there): see docs/platforms.md.
+//! `kubevirt` (KubeVirt): the config drive, following the KubeVirt user guide "Startup Scripts": a cloud-init NoCloud disk (label `cidata`, file
+//! `user-data`) or config drive (label `config-2`, file `openstack/latest/user_data`), whichever
+//! appears first, waited for forever (the journal says so every 30 s). A drive that cannot be
+//! read is left aside for the other; when both fail the config is empty, as upstream.
+//!
+//! Mounting a real drive cannot happen on the test host (no iso9660 or vfat there, see
+//! docs/platforms.md); the tests give it drives that cannot be mounted.
 
-use crate::drive::ConfigDrive;
+use crate::drive::{ConfigDrive, OnError};
 
 pub static KUBEVIRT: ConfigDrive = ConfigDrive {
     id: "kubevirt",
-    labels: &["config-2"],
-    file: "/openstack/latest/user_data",
+    sources: &[
+        ("cidata", "/user-data"),
+        ("config-2", "/openstack/latest/user_data"),
+    ],
     wait: None,
+    on_error: OnError::Empty,
 };
 
 #[cfg(test)]
@@ -19,20 +25,15 @@ mod tests {
     use crate::host::tests::temp_host;
 
     #[test]
-    fn reads_the_documented_label_and_file() {
-        assert_eq!(KUBEVIRT.labels, &["config-2"]);
-        assert_eq!(KUBEVIRT.file, "/openstack/latest/user_data");
-        assert_eq!(KUBEVIRT.wait, None);
-        // Without the drive, a bounded wait ends in an empty config.
+    fn an_unreadable_drive_means_no_config() {
         let (dir, host) = temp_host("kubevirt");
-        let bounded = ConfigDrive {
-            wait: Some(std::time::Duration::ZERO),
-            ..KUBEVIRT
-        };
-        let got = bounded
-            .fetch(&kindling_fetch::Fetcher::new(), &host)
-            .unwrap();
-        assert_eq!(got, Some(Vec::new()));
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        for (label, _) in KUBEVIRT.sources {
+            // An empty file under the label: found at once, but mount refuses it.
+            std::fs::write(host.disk_by_label.join(label), "").unwrap();
+        }
+        let got = KUBEVIRT.fetch(&kindling_fetch::Fetcher::new(), &host);
+        assert_eq!(got.unwrap(), Some(Vec::new()));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,16 +1,18 @@
-//! `nutanix` (Nutanix AHV): the config drive, following the Nutanix AHV admin guide on VM
-//! customization (a cloud-init config drive labelled `config-2` with
-//! `openstack/latest/user_data`). The drive is waited for forever (the journal says so every 30
-//! s), as upstream. Mounting cannot run on the test host (no iso9660 or vfat there): see
-//! docs/platforms.md.
+//! `nutanix` (Nutanix AHV): the config drive, following the Nutanix AHV admin guide on VM customization: a cloud-init config
+//! drive (label `config-2`, file `openstack/latest/user_data`), always attached, waited for
+//! forever (the journal says so every 30 s). A drive that cannot be read fails the boot, as
+//! upstream.
+//!
+//! Mounting a real drive cannot happen on the test host (no iso9660 or vfat there, see
+//! docs/platforms.md); the tests give it drives that cannot be mounted.
 
-use crate::drive::ConfigDrive;
+use crate::drive::{ConfigDrive, OnError};
 
 pub static NUTANIX: ConfigDrive = ConfigDrive {
     id: "nutanix",
-    labels: &["config-2"],
-    file: "/openstack/latest/user_data",
+    sources: &[("config-2", "/openstack/latest/user_data")],
     wait: None,
+    on_error: OnError::Fail,
 };
 
 #[cfg(test)]
@@ -20,20 +22,16 @@ mod tests {
     use crate::host::tests::temp_host;
 
     #[test]
-    fn reads_the_documented_label_and_file() {
-        assert_eq!(NUTANIX.labels, &["config-2"]);
-        assert_eq!(NUTANIX.file, "/openstack/latest/user_data");
-        assert_eq!(NUTANIX.wait, None);
-        // Without the drive, a bounded wait ends in an empty config.
+    fn an_unreadable_drive_fails_the_boot() {
         let (dir, host) = temp_host("nutanix");
-        let bounded = ConfigDrive {
-            wait: Some(std::time::Duration::ZERO),
-            ..NUTANIX
-        };
-        let got = bounded
-            .fetch(&kindling_fetch::Fetcher::new(), &host)
-            .unwrap();
-        assert_eq!(got, Some(Vec::new()));
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        for (label, _) in NUTANIX.sources {
+            // An empty file under the label: found at once, but mount refuses it.
+            std::fs::write(host.disk_by_label.join(label), "").unwrap();
+        }
+        let got = NUTANIX.fetch(&kindling_fetch::Fetcher::new(), &host);
+        let err = got.unwrap_err();
+        assert!(err.to_string().contains("mount"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

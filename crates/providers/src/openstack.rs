@@ -51,10 +51,11 @@ pub(crate) fn race(
     {
         let send = send.clone();
         let by_label = host.disk_by_label.clone();
+        let sources: Vec<(&str, &str)> = labels.iter().map(|label| (*label, file)).collect();
         std::thread::spawn(move || {
             let _ = send.send((
                 "config drive",
-                drive::read_config(&by_label, labels, file, None),
+                drive::read_config(&by_label, &sources, None),
             ));
         });
     }

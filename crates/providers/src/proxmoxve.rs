@@ -1,7 +1,7 @@
 //! `proxmoxve` (Proxmox VE): the cloud-init NoCloud drive labelled `cidata` (Proxmox VE admin
 //! guide "Cloud-Init Support"), waited for 30 s; `user-data` is used unless it is empty or a
-//! `#cloud-config` document, then `vendor-data` the same way; nothing usable is an empty
-//! config, as upstream.
+//! `#cloud-config` document, then `vendor-data` the same way; nothing usable, or a drive that
+//! cannot be read, is an empty config, as upstream.
 
 use crate::drive;
 use crate::{Fetched, Host, Provider, ProviderError};
@@ -24,11 +24,16 @@ impl Provider for ProxmoxVe {
             log::info!("no cidata drive: continuing with an empty config");
             return Ok(Some(Vec::new()));
         };
-        drive::with_mounted(&device, "auto", |dir| {
+        let read = drive::with_mounted(&device, "auto", |dir| {
             let user = drive::read_optional(dir, "/user-data")?;
             let vendor = drive::read_optional(dir, "/vendor-data")?;
-            Ok(Some(pick(user, vendor)))
-        })
+            Ok(pick(user, vendor))
+        });
+        // As upstream, a drive that cannot be read means no config.
+        Ok(Some(read.unwrap_or_else(|e| {
+            log::error!("failed to fetch config from config drive (cidata): {e}");
+            Vec::new()
+        })))
     }
 }
 
@@ -45,6 +50,16 @@ fn pick(user: Option<Vec<u8>>, vendor: Option<Vec<u8>>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_drive_means_no_config() {
+        let (dir, host) = crate::host::tests::temp_host("proxmoxve");
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        std::fs::write(host.disk_by_label.join("cidata"), "").unwrap();
+        let got = ProxmoxVe.fetch(&Fetcher::new(), &host).unwrap();
+        assert_eq!(got, Some(Vec::new()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn cloud_config_and_empty_files_are_skipped() {
