@@ -47,7 +47,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     )
 }
 
-fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

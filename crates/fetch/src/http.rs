@@ -150,11 +150,21 @@ pub(crate) fn send(
     let mut headers = request.headers;
     let mut body = request.body;
     for _ in 0..=MAX_REDIRECTS {
-        let uri = parse_uri(&url).map_err(|e| AttemptError::fatal(ErrorKind::InvalidUrl, e))?;
+        let (bare, basic) = split_userinfo(&url);
+        let uri = parse_uri(&bare).map_err(|e| AttemptError::fatal(ErrorKind::InvalidUrl, e))?;
         let agent = agents.route(&uri);
         let mut builder = http::Request::builder().method(method.as_str()).uri(uri);
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        // Credentials in the URL are sent as Basic auth, as Go's client does, unless the
+        // request names its own Authorization.
+        if let Some(basic) = basic
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        {
+            builder = builder.header("Authorization", basic);
         }
         let result = match body {
             Some(bytes) => builder
@@ -215,6 +225,39 @@ fn run<S: ureq::AsSendBody>(
         .timeout_global(deadline.remaining())
         .build();
     agent.run(request).map_err(classify)
+}
+
+/// The URL without `user:password@`, and the matching `Basic` credentials if it had them.
+fn split_userinfo(url: &str) -> (String, Option<String>) {
+    use base64::Engine;
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some((userinfo, host)) = rest[..authority_end].rsplit_once('@') else {
+        return (url.to_string(), None);
+    };
+    let decode =
+        |part: &str| crate::data::percent_decode(part).unwrap_or_else(|_| part.as_bytes().to_vec());
+    let credentials = match userinfo.split_once(':') {
+        Some((user, password)) => {
+            let mut c = decode(user);
+            c.push(b':');
+            c.extend(decode(password));
+            c
+        }
+        None => {
+            let mut c = decode(userinfo);
+            c.push(b':');
+            c
+        }
+    };
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(&credentials)
+    );
+    let bare = format!("{scheme}://{host}{}", &rest[authority_end..]);
+    (bare, Some(basic))
 }
 
 fn uri_authority(url: &str) -> &str {
@@ -326,6 +369,18 @@ fn resolve(base: &str, location: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_turns_into_basic_credentials() {
+        let (bare, basic) = split_userinfo("http://u%3Ax:p%40ss@h:1/p?q@x");
+        assert_eq!(bare, "http://h:1/p?q@x");
+        // base64("u:x:p@ss")
+        assert_eq!(basic.as_deref(), Some("Basic dTp4OnBAc3M="));
+        assert_eq!(
+            split_userinfo("http://h/p@x"),
+            ("http://h/p@x".to_string(), None)
+        );
+    }
 
     #[test]
     fn locations_resolve_against_the_base() {

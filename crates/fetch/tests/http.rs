@@ -523,6 +523,17 @@ fn errors_redact_credentials_and_secrets() {
 }
 
 #[test]
+fn url_credentials_become_basic_auth() -> TestResult {
+    let server = Server::http(|req, _| match req.header("Authorization") {
+        Some("Basic dXNlcjpwQHNz") => Reply::Ok(CONTENT.to_vec()),
+        _ => Reply::Status(401, Vec::new()),
+    });
+    let url = format!("http://user:p%40ss@{}/x", server.addr);
+    assert_eq!(Fetcher::new().fetch(&resource(&url))?, CONTENT);
+    Ok(())
+}
+
+#[test]
 fn connection_refused_names_the_cause() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0");
