@@ -38,6 +38,10 @@ impl Provider for Azure {
 
     fn fetch(&self, fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
         let url = format!("{}{USER_DATA}", host.metadata(IMDS));
+        // As upstream: even the CD-ROM fallback waits for the fetch stage.
+        if fetcher.is_offline() {
+            return Err(metadata::need_net(&url));
+        }
         let response = metadata::request(
             fetcher,
             "GET",
@@ -312,6 +316,9 @@ mod tests {
         let (dir2, host2) = host_for("azure-500", &server);
         let err = Azure.fetch(&fetcher(), &host2).unwrap_err();
         assert!(err.to_string().contains("in time"), "{err}");
+        let mut offline = fetcher();
+        offline.set_offline(true);
+        assert!(Azure.fetch(&offline, &host).unwrap_err().needs_network());
         let mut f = Fetcher::new();
         Azure.init(&mut f, &host).unwrap();
         assert_eq!(f.cloud().azure_imds, host.metadata_url);

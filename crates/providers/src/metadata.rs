@@ -95,6 +95,17 @@ pub fn user_data(
     }
 }
 
+/// "Needs the network", for sources that say so themselves in the fetch-offline stage (as
+/// upstream's openstack, cloudstack and azure do) or that bypass the fetcher.
+pub fn need_net(url: &str) -> ProviderError {
+    ProviderError::Fetch(kindling_fetch::FetchError {
+        kind: kindling_fetch::ErrorKind::NeedNet,
+        url: url.to_string(),
+        attempts: 0,
+        message: "resource requires networking".into(),
+    })
+}
+
 /// Base64 user data; an empty body stays an empty config.
 pub fn decode_base64(body: &[u8], what: &str) -> Result<Vec<u8>, ProviderError> {
     let text: Vec<u8> = body

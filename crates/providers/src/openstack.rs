@@ -46,6 +46,13 @@ pub(crate) fn race(
     file: &'static str,
     source: Source,
 ) -> Result<Vec<u8>, ProviderError> {
+    // As upstream: the race runs in the fetch stage only, even when a drive is attached.
+    if fetcher.is_offline() {
+        return Err(metadata::need_net(match &source {
+            Source::Url(url) => url,
+            Source::DhcpServer { path, .. } => path,
+        }));
+    }
     const RACERS: usize = 2;
     let (send, receive) = mpsc::channel();
     {

@@ -27,12 +27,7 @@ impl Provider for Scaleway {
         let base = host.metadata(METADATA);
         let url = format!("{base}{PATH}");
         if fetcher.is_offline() {
-            return Err(ProviderError::Fetch(kindling_fetch::FetchError {
-                kind: kindling_fetch::ErrorKind::NeedNet,
-                url,
-                attempts: 0,
-                message: "resource requires networking".into(),
-            }));
+            return Err(crate::metadata::need_net(&url));
         }
         let authority = base.trim_start_matches("http://").trim_end_matches('/');
         let address = authority
