@@ -94,6 +94,17 @@ mod tests {
             CloudStack.fetch(&fetcher(), &host).unwrap(),
             Some(Vec::new())
         );
+        // The fetch-offline stage asks for the network even with a drive attached.
+        std::fs::create_dir_all(&host.disk_by_label).unwrap();
+        std::fs::write(host.disk_by_label.join("config-2"), "").unwrap();
+        let mut offline = fetcher();
+        offline.set_offline(true);
+        assert!(
+            CloudStack
+                .fetch(&offline, &host)
+                .unwrap_err()
+                .needs_network()
+        );
         std::fs::remove_dir_all(dir).unwrap();
         std::fs::remove_dir_all(dir2).unwrap();
     }
