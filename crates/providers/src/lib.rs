@@ -35,6 +35,7 @@ pub mod packet;
 pub mod powervs;
 pub mod proxmoxve;
 pub mod qemu;
+mod qemu_blockdev;
 mod rawhttp;
 pub mod rmcfg;
 pub mod scaleway;

@@ -18,6 +18,10 @@ impl Provider for Qemu {
     }
 
     fn fetch(&self, _fetcher: &Fetcher, host: &Host) -> Result<Fetched, ProviderError> {
+        // No fw_cfg on these: a virtio block device instead.
+        if cfg!(any(target_arch = "s390x", target_arch = "powerpc64")) {
+            return crate::qemu_blockdev::fetch(host).map(Some);
+        }
         if !host.qemu_fw_cfg.exists() {
             load_module(&host.modprobe)?;
         }
