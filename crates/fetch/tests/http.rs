@@ -189,7 +189,7 @@ fn truncated_bodies_are_refetched_into_a_clean_file() -> TestResult {
         },
         _ => Reply::Ok(CONTENT.to_vec()),
     });
-    let dir = tempdir()?;
+    let dir = TempDir::new("fetch-test");
     let dest = dir.join("file");
     let n = fetcher(Duration::from_secs(60)).fetch_to_path(&resource(&server.url("/x")), &dest)?;
     assert_eq!(n, CONTENT.len() as u64);
@@ -208,7 +208,7 @@ fn always_truncated_ends_in_an_error_and_nothing_written() -> TestResult {
         declared: 1000,
         body: CONTENT.to_vec(),
     });
-    let dir = tempdir()?;
+    let dir = TempDir::new("fetch-test");
     let dest = dir.join("file");
     let err = fetcher(Duration::from_secs(1))
         .fetch_to_path(&resource(&server.url("/x")), &dest)
@@ -235,7 +235,7 @@ fn content_length_shorter_than_the_body_is_caught_by_the_hash() -> TestResult {
         declared: CONTENT.len() - 5,
         body: CONTENT.to_vec(),
     });
-    let dir = tempdir()?;
+    let dir = TempDir::new("fetch-test");
     let dest = dir.join("file");
     let r = with_hash(&server.url("/x"), format!("sha512-{}", sha512_hex(CONTENT)));
     let err = Fetcher::new().fetch_to_path(&r, &dest).err();
@@ -279,7 +279,7 @@ fn corrupt_gzip_is_a_decompression_error() -> TestResult {
     let server = Server::http(move |_, _| Reply::Ok(packed.clone()));
     let mut r = resource(&server.url("/x.gz"));
     r.compression = Some("gzip".into());
-    let dir = tempdir()?;
+    let dir = TempDir::new("fetch-test");
     let err = Fetcher::new().fetch_to_path(&r, &dir.join("f")).err();
     assert!(
         err.as_ref()
@@ -307,7 +307,7 @@ fn fetch_into_replaces_what_the_file_held() -> TestResult {
         },
         _ => Reply::Ok(CONTENT.to_vec()),
     });
-    let dir = tempdir()?;
+    let dir = TempDir::new("fetch-test");
     let path = dir.join("temp");
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -558,13 +558,4 @@ fn percent(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn tempdir() -> std::io::Result<std::path::PathBuf> {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("kindling-fetch-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

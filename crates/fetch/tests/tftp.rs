@@ -93,16 +93,14 @@ fn wrong_hash_writes_nothing() -> TestResult {
     put(&server, "cfg", b"tftp content");
     let mut r = resource(&format!("tftp://127.0.0.1:{}/cfg", server.port));
     r.verification.hash = Some(format!("sha256-{}", "0".repeat(64)));
-    let dir = scratch_dir("tftp-dest");
+    let dir = TempDir::new("tftp-dest");
     let err = Fetcher::new().fetch_to_path(&r, &dir.join("f")).err();
     assert!(
         err.as_ref()
             .is_some_and(|e| e.kind == ErrorKind::HashMismatch),
         "{err:?}"
     );
-    let left = std::fs::read_dir(&dir)?.count();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(left, 0);
+    assert_eq!(std::fs::read_dir(&dir)?.count(), 0);
     Ok(())
 }
 
@@ -115,9 +113,8 @@ fn block_numbers_roll_over_past_65535() -> TestResult {
     let mut r = resource(&format!("tftp://127.0.0.1:{}/big", server.port));
     r.verification.hash = Some(format!("sha256-{}", sha256_hex(&bytes)));
     drop(bytes);
-    let dir = scratch_dir("tftp-big");
-    let n = Fetcher::new().fetch_to_path(&r, &dir.join("big"));
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(n?, 1448 * 65_536 + 777);
+    let dir = TempDir::new("tftp-big");
+    let n = Fetcher::new().fetch_to_path(&r, &dir.join("big"))?;
+    assert_eq!(n, 1448 * 65_536 + 777);
     Ok(())
 }
