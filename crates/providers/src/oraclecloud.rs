@@ -16,7 +16,9 @@ pub static ORACLECLOUD: UserData = UserData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::tests::{Expect, base64, conformance};
+    use crate::Provider;
+    use crate::metadata::tests::{CONFIG, Expect, base64, conformance, fetcher, host_for};
+    use crate::testserver::{Response, Server};
 
     #[test]
     fn speaks_the_documented_protocol() {
@@ -29,5 +31,24 @@ mod tests {
                 not_found: NotFound::Empty,
             },
         );
+    }
+
+    #[test]
+    fn throttling_is_retried() {
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let server =
+            Server::start(
+                move |_| match count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    0 => Response::new(429, "slow down"),
+                    _ => Response::new(200, base64(CONFIG)),
+                },
+            );
+        let (dir, host) = host_for("oraclecloud-429", &server);
+        assert_eq!(
+            ORACLECLOUD.fetch(&fetcher(), &host).unwrap().as_deref(),
+            Some(CONFIG)
+        );
+        assert_eq!(server.requests().len(), 2);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
