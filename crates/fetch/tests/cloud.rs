@@ -240,3 +240,23 @@ fn access_points_are_signed_for_their_own_region() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_refused_blob_is_an_error_not_a_trip_to_the_real_cloud() {
+    let server = Server::http(|seen, _| {
+        if seen.target.starts_with("/metadata/identity/") {
+            Reply::Ok(br#"{"access_token":"t"}"#.to_vec())
+        } else {
+            Reply::Status(403, Vec::new())
+        }
+    });
+    let fetcher = fetcher(Cloud {
+        azure_imds: Some(server.url("")),
+        storage_url: Some(server.url("")),
+        ..Cloud::default()
+    });
+    let err = fetcher
+        .fetch(&resource("https://acct.blob.core.windows.net/c/config.ign"))
+        .err();
+    assert_eq!(err.map(|e| e.kind), Some(ErrorKind::Status(403)));
+}
