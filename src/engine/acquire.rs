@@ -63,6 +63,8 @@ pub fn fetch(
             Ok(Err(())) => return Ok(None),
             Ok(Ok(None)) => continue,
             Ok(Ok(Some(bytes))) => {
+                // Files the platform produced (Hyper-V's KVP pools), for the files stage.
+                state.provider_output_files = source.output_files();
                 found = Some((name, bytes));
                 break;
             }

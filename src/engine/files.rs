@@ -19,6 +19,19 @@ pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Resu
     };
     kindling_files::run(config, ctx.fetcher, &options, ctx.recorder)
         .map_err(|e| StageError::new(e.message))?;
+    // Then the files the platform produced while fetching (Hyper-V's KVP pools), as upstream.
+    if !ctx.state.provider_output_files.is_empty() {
+        let mut outputs = Config::default();
+        outputs.ignition.version = config.ignition.version.clone();
+        outputs.storage.files = ctx.state.provider_output_files.clone();
+        let plain = Options {
+            root: ctx.root.to_path_buf(),
+            ..Options::default()
+        };
+        kindling_files::run(&outputs, ctx.fetcher, &plain, ctx.recorder).map_err(|e| {
+            StageError::new(format!("creating provider state files: {}", e.message))
+        })?;
+    }
     // The keys now live only on the (possibly encrypted) root, not in /run, as upstream.
     ctx.state.luks_persist_key_files.clear();
 

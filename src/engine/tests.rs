@@ -207,6 +207,34 @@ fn files_are_written_into_the_root() {
 }
 
 #[test]
+fn provider_output_files_from_the_state_are_written_by_the_files_stage() {
+    // What the hyperv platform leaves in the state after fetching (its KVP pools).
+    let h = Harness::new();
+    h.write(
+        "config.ign",
+        &file_config("3.4.0", &[("/etc/motd", "hello")]),
+    );
+    assert_eq!(h.stage("fetch"), 0);
+    let mut state = h.json("run/ignition/state");
+    state["providerOutputFiles"] = serde_json::json!([{
+        "path": "/var/lib/hyperv/.kvp_pool_0",
+        "overwrite": true,
+        "contents": {"source": "data:;base64,a2V5AA=="},
+        "mode": 384
+    }]);
+    h.write("run/ignition/state", &state.to_string());
+    for stage in ["kargs", "disks", "mount", "files", "umount"] {
+        assert_eq!(h.stage(stage), 0, "{stage}");
+    }
+    assert_eq!(
+        std::fs::read(h.path("root/var/lib/hyperv/.kvp_pool_0")).unwrap(),
+        b"key\0"
+    );
+    assert_eq!(h.mode("root/var/lib/hyperv/.kvp_pool_0"), 0o600);
+    assert!(exists(&h.path("root/etc/motd")));
+}
+
+#[test]
 fn cmdline_preempts_user_ign_which_preempts_the_platform_and_base_configs_merge_under() {
     let h = Harness::new();
     h.write(
