@@ -73,6 +73,16 @@ pub fn run_with(
             config_path: Some(path.clone()),
         })?;
     }
+    for (i, dev) in luks::devices_to_wait_for(config, devices) {
+        let path = format!("$.storage.luks.{i}");
+        rec.op(format!("waiting for {dev:?}"), Some(&path), |_| {
+            kernel::wait_for(&[Path::new(&dev)], &[], timeout)
+        })
+        .map_err(|message| DisksError {
+            message,
+            config_path: Some(path.clone()),
+        })?;
+    }
     let plan = rec.op("planning disk changes", Some("$.storage"), |_| {
         Ok::<_, DisksError>(plan::build(config, devices))
     })?;

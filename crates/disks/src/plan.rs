@@ -576,7 +576,7 @@ impl fmt::Display for Plan {
                 )?,
                 FsAction::Deferred => writeln!(
                     f,
-                    "  FORMAT   {dev} as {format} once the array exists, if it holds no other signature{mkfs}"
+                    "  FORMAT   {dev} as {format} once its array or LUKS mapping exists, if it holds no other signature{mkfs}"
                 )?,
             }
         }
