@@ -73,8 +73,7 @@ pub fn run_with(
             config_path: Some(path.clone()),
         })?;
     }
-    for (i, dev) in luks::devices_to_wait_for(config, devices) {
-        let path = format!("$.storage.luks.{i}");
+    for (path, dev) in luks::devices_to_wait_for(config, devices) {
         rec.op(format!("waiting for {dev:?}"), Some(&path), |_| {
             kernel::wait_for(&[Path::new(&dev)], &[], timeout)
         })

@@ -48,10 +48,10 @@ pub fn is_mapping(device: &str, plan: &Plan) -> bool {
     })
 }
 
-/// LUKS devices that exist before this stage (not an image, not an array or a partition this
-/// config makes), with their entry index: the stage waits for them as for disks, since udev
-/// may not have created their nodes yet.
-pub fn devices_to_wait_for(config: &Config, devices: &Devices) -> Vec<(usize, String)> {
+/// RAID members and LUKS devices that exist before this stage (not an image, not an array or
+/// a partition this config makes), with their config path: the stage waits for them as for
+/// disks, since udev may not have created their nodes yet when it starts.
+pub fn devices_to_wait_for(config: &Config, devices: &Devices) -> Vec<(String, String)> {
     let s = &config.storage;
     let made_here = |dev: &str| {
         s.raid
@@ -67,10 +67,18 @@ pub fn devices_to_wait_for(config: &Config, devices: &Devices) -> Vec<(usize, St
                         .any(|p| p.label.as_deref() == Some(l))
                 })
     };
-    s.luks
+    let members = s.raid.iter().enumerate().flat_map(|(i, r)| {
+        r.devices
+            .iter()
+            .map(move |d| (format!("$.storage.raid.{i}"), d.clone()))
+    });
+    let luks = s
+        .luks
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| Some((i, l.device.clone()?)))
+        .filter_map(|(i, l)| Some((format!("$.storage.luks.{i}"), l.device.clone()?)));
+    members
+        .chain(luks)
         .filter(|(_, d)| !d.is_empty() && !devices.images.contains_key(d) && !made_here(d))
         .collect()
 }
@@ -179,7 +187,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn waits_only_for_devices_this_config_does_not_make() {
+    fn waits_only_for_members_and_volumes_this_config_does_not_make() {
         let config: Config = serde_json::from_str(
             r#"{"storage":{
                 "disks":[{"device":"/dev/vdb","partitions":[{"number":1,"label":"crypt"}]}],
@@ -195,10 +203,13 @@ mod tests {
             .insert("/dev/vdf".into(), "/tmp/f.img".into());
         assert_eq!(
             devices_to_wait_for(&config, &devices),
-            vec![
-                (3, "/dev/vde".to_string()),
-                (4, "/dev/disk/by-partlabel/other".to_string())
+            [
+                ("$.storage.raid.0", "/dev/vdc"),
+                ("$.storage.raid.0", "/dev/vdd"),
+                ("$.storage.luks.3", "/dev/vde"),
+                ("$.storage.luks.4", "/dev/disk/by-partlabel/other")
             ]
+            .map(|(p, d)| (p.to_string(), d.to_string()))
         );
     }
 }
