@@ -121,6 +121,10 @@ fn suggest(key: &str, def: &'static Def, version: Version) -> Option<String> {
             format!("`{key}` is not part of spec version {version}")
         });
     }
+    // Known keys are short; a long key cannot be a near miss (and is not worth the time).
+    if key.len() > 40 {
+        return Some("remove it; it is not a key of this object".into());
+    }
     let lower = key.to_ascii_lowercase();
     let best = def
         .fields_in(version)
