@@ -84,9 +84,9 @@ fn show(console: &str) -> Result<()> {
                 "--silent",
                 "--show-error",
                 "--max-time",
-                "20",
+                "10",
                 "--retry",
-                "5",
+                "6",
             ])
             .args(["--retry-connrefused", "--retry-delay", "2"])
             .arg(format!("http://127.0.0.1:{PAGE_PORT}/")),
