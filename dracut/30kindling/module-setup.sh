@@ -39,6 +39,11 @@ install() {
         mdadm cryptsetup udevadm mountpoint setfiles systemctl tpm2_pcrread \
         clevis clevis-encrypt-tang clevis-encrypt-tpm2 clevis-encrypt-sss clevis-luks-bind \
         clevis-luks-unlock clevis-luks-common-functions
+    # What `clevis luks bind` and the unlock check (`clevis luks pass`) run besides (crates/luks).
+    inst_multiple -o clevis-decrypt clevis-decrypt-sss clevis-decrypt-tang clevis-decrypt-tpm2 \
+        clevis-luks-pass clevis-luks-list jose pwmake luksmeta curl mktemp mkdir cat tr bash \
+        tpm2 tpm2_createprimary tpm2_create tpm2_load tpm2_unseal tpm2_createpolicy \
+        tpm2_flushcontext tpm2_pcrread
 
     # A distro's real kernel-argument helper, or the fallback that refuses.
     if [[ -x "$dracutsysrootdir/usr/sbin/ignition-kargs-helper" ]]; then
