@@ -15,6 +15,7 @@ pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Resu
         notated_directories: ctx.state.notated_directories.clone(),
         authorized_keys: authorized_keys(),
         luks_keys: LuksKeys(ctx.state.luks_persist_key_files.clone()),
+        on_ssh_keys_written: Some(announce_ssh_keys),
         ..Options::default()
     };
     kindling_files::run(config, ctx.fetcher, &options, ctx.recorder)
@@ -53,6 +54,20 @@ pub fn run(config: &Config, flags: &Flags, env: &Env, ctx: &mut Context) -> Resu
 }
 
 /// `IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT=false` writes `~/.ssh/authorized_keys` itself.
+/// Upstream's journal entry for written SSH keys, which tools such as console login banners
+/// look up by its MESSAGE_ID.
+fn announce_ssh_keys(user: &str, path: &std::path::Path) {
+    let path = path.to_string_lossy();
+    super::journal::send(
+        &format!("wrote ssh authorized keys file for user: {user}"),
+        &[
+            ("MESSAGE_ID", "225067b87bbd4a0cb6ab151f82fa364b"),
+            ("IGNITION_USER_NAME", user),
+            ("IGNITION_PATH", &path),
+        ],
+    );
+}
+
 fn authorized_keys() -> AuthorizedKeys {
     match std::env::var("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT").as_deref() {
         Ok("false" | "0" | "f" | "F" | "FALSE" | "False") => AuthorizedKeys::File,
