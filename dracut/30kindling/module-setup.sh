@@ -42,6 +42,7 @@ install() {
     # What `clevis luks bind` and the unlock check (`clevis luks pass`) run besides (crates/luks).
     inst_multiple -o clevis-decrypt clevis-decrypt-sss clevis-decrypt-tang clevis-decrypt-tpm2 \
         clevis-luks-pass clevis-luks-list jose pwmake luksmeta curl mktemp mkdir cat tr bash \
+        sort uniq awk basename dirname rm touch tail wc od readlink \
         tpm2 tpm2_createprimary tpm2_create tpm2_load tpm2_unseal tpm2_createpolicy \
         tpm2_flushcontext tpm2_pcrread
 
