@@ -43,6 +43,8 @@ install() {
     inst_multiple -o clevis-decrypt clevis-decrypt-sss clevis-decrypt-tang clevis-decrypt-tpm2 \
         clevis-luks-pass clevis-luks-list jose pwmake luksmeta curl mktemp mkdir cat tr bash \
         sort uniq awk basename dirname rm touch tail wc od readlink \
+        /var/cache/cracklib/cracklib_dict.hwm /var/cache/cracklib/cracklib_dict.pwd \
+        /var/cache/cracklib/cracklib_dict.pwi /etc/security/pwquality.conf \
         tpm2 tpm2_createprimary tpm2_create tpm2_load tpm2_unseal tpm2_createpolicy \
         tpm2_flushcontext tpm2_pcrread
 

@@ -49,7 +49,7 @@ const GUEST_PACKAGES: &[&str] = &[
 /// Bump when the way the tree is made changes in a way its inputs do not show.
 const TREE_RECIPE: &str = "tree-v1";
 /// Bump when `configure_tree` changes.
-const HARNESS_RECIPE: &str = "harness-v3";
+const HARNESS_RECIPE: &str = "harness-v4";
 const ROOT_SIZE: &str = "2G";
 /// dracut modules a generic initramfs would pull in that provisioning never uses.
 const OMIT: &str = "plymouth i18n network-legacy network-manager connman nfs iscsi nbd fcoe \
@@ -385,6 +385,8 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
     // An unset machine id makes the first boot a systemd first boot: presets (which is how
     // configs enable units) are applied then.
     host::write(&tree.join("etc/machine-id"), "uninitialized\n")?;
+    // pwmake (clevis luks bind) needs cracklib's dictionary, which debootstrap leaves unbuilt.
+    host::run(Command::new("chroot").arg(tree).arg("update-cracklib"))?;
     // Root can log in on the console without a password (test image only).
     host::run(
         Command::new("chroot")
