@@ -143,8 +143,8 @@ pub fn build(binary: &Path) -> Result<Guest> {
 fn lock() -> Result<std::fs::File> {
     host::mkdir(Path::new(CACHE))?;
     let path = Path::new(CACHE).join(".lock");
-    let file = std::fs::File::create(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::create(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     if file.try_lock().is_err() {
         eprintln!("waiting for another build using {CACHE}…");
         file.lock()
