@@ -292,7 +292,10 @@ mod tests {
         for (list, needle) in [
             (&["--stage=files"][..], "'--platform' must be provided"),
             (&["--platform=file"], "'--stage' must be provided"),
-            (&["--platform=nosuchcloud", "--stage=files"], "unknown platform"),
+            (
+                &["--platform=nosuchcloud", "--stage=files"],
+                "unknown platform",
+            ),
             (&["--platform=file", "--stage=setup"], "unknown stage"),
             (
                 &["--platform=file", "--stage"],
