@@ -143,7 +143,8 @@ pub struct Env {
     /// `/proc/sys/kernel/random/boot_id`.
     pub boot_id: PathBuf,
     /// Where the failure summary is shown besides stderr: `/dev/console` in the initramfs
-    /// (when `/etc/initrd-release` exists), nowhere elsewhere.
+    /// (when `/etc/initrd-release` exists), nowhere elsewhere. Our dracut module's summary unit
+    /// shows it itself and says so with `KINDLING_CONSOLE_SUMMARY=0`, so it appears once.
     pub console: Option<PathBuf>,
 }
 
@@ -157,7 +158,9 @@ impl Env {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "ignition-kargs-helper".into()),
             boot_id: "/proc/sys/kernel/random/boot_id".into(),
-            console: in_initrd.then(|| "/dev/console".into()),
+            console: (in_initrd
+                && std::env::var_os("KINDLING_CONSOLE_SUMMARY") != Some("0".into()))
+            .then(|| "/dev/console".into()),
         }
     }
 }
