@@ -4,6 +4,7 @@
 use crate::ErrorKind;
 use crate::proxy::ProxySettings;
 use crate::retry::Deadline;
+use crate::tls_report;
 use rustls_pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use ureq::{Agent, Body, Proxy};
 const MAX_REDIRECTS: usize = 10;
 /// Fixed like upstream's dialer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest wait for a rejected server to show its certificate again (`tls_report`).
+const CERTIFICATE_AGAIN: Duration = Duration::from_secs(10);
 
 /// One ureq agent per route (direct, via the http proxy, via the https proxy), all sharing
 /// the same trust anchors.
@@ -58,7 +61,8 @@ impl Agents {
         }
     }
 
-    fn route(&self, uri: &Uri) -> &Agent {
+    /// The agent for `uri`, and whether it goes through a proxy.
+    fn route(&self, uri: &Uri) -> (&Agent, bool) {
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host = uri.host().unwrap_or("");
@@ -69,8 +73,8 @@ impl Agents {
             &self.via_http_proxy
         };
         match via {
-            Some(agent) if proxied => agent,
-            _ => &self.direct,
+            Some(agent) if proxied => (agent, true),
+            _ => (&self.direct, false),
         }
     }
 }
@@ -152,8 +156,10 @@ pub(crate) fn send(
     for _ in 0..=MAX_REDIRECTS {
         let (bare, basic) = split_userinfo(&url);
         let uri = parse_uri(&bare).map_err(|e| AttemptError::fatal(ErrorKind::InvalidUrl, e))?;
-        let agent = agents.route(&uri);
-        let mut builder = http::Request::builder().method(method.as_str()).uri(uri);
+        let (agent, proxied) = agents.route(&uri);
+        let mut builder = http::Request::builder()
+            .method(method.as_str())
+            .uri(uri.clone());
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -167,25 +173,44 @@ pub(crate) fn send(
             builder = builder.header("Authorization", basic);
         }
         let result = match body {
-            Some(bytes) => builder
-                .body(bytes)
-                .map_err(|e| invalid_request(&e))
-                .and_then(|r| run(agent, r, response_headers, deadline)),
-            None => builder
-                .body(())
-                .map_err(|e| invalid_request(&e))
-                .and_then(|r| run(agent, r, response_headers, deadline)),
+            Some(bytes) => run(
+                agent,
+                builder.body(bytes).map_err(|e| invalid_request(&e))?,
+                response_headers,
+                deadline,
+            ),
+            None => run(
+                agent,
+                builder.body(()).map_err(|e| invalid_request(&e))?,
+                response_headers,
+                deadline,
+            ),
         };
-        let response = result.map_err(|mut e| {
-            if e.kind == ErrorKind::Tls {
-                let host = uri_authority(&url);
-                e.message = match e.message.strip_prefix("TLS: invalid peer certificate: ") {
-                    Some(why) => format!(
-                        "TLS: the certificate presented by {host} was rejected: {why} \
-                         (is its CA in ignition.security.tls.certificateAuthorities?)"
-                    ),
-                    None => format!("TLS with {host}: {}", e.message.trim_start_matches("TLS: ")),
+        let response = result.map_err(|e| {
+            let host = uri_authority(&url);
+            if let Some(why) = certificate_error(&e) {
+                let port = uri.port_u16().unwrap_or(443);
+                let again = (!proxied).then(|| {
+                    deadline
+                        .remaining()
+                        .map_or(CERTIFICATE_AGAIN, |r| r.min(CERTIFICATE_AGAIN))
+                });
+                let message = tls_report::certificate_message(
+                    host,
+                    uri.host().unwrap_or(""),
+                    port,
+                    why,
+                    again,
+                );
+                return AttemptError {
+                    kind: ErrorKind::Tls,
+                    message,
+                    retry: true,
                 };
+            }
+            let mut e = classify(e);
+            if e.kind == ErrorKind::Tls {
+                e.message = format!("TLS with {host}: {}", e.message.trim_start_matches("TLS: "));
             }
             e
         })?;
@@ -218,13 +243,26 @@ fn run<S: ureq::AsSendBody>(
     request: http::Request<S>,
     response_headers: Option<Duration>,
     deadline: &Deadline,
-) -> Result<http::Response<Body>, AttemptError> {
+) -> Result<http::Response<Body>, ureq::Error> {
     let request = agent
         .configure_request(request)
         .timeout_recv_response(response_headers)
         .timeout_global(deadline.remaining())
         .build();
-    agent.run(request).map_err(classify)
+    agent.run(request)
+}
+
+/// The certificate verdict inside a TLS failure, wherever ureq put it.
+fn certificate_error(e: &ureq::Error) -> Option<&rustls::CertificateError> {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => tls,
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    match tls {
+        rustls::Error::InvalidCertificate(why) => Some(why),
+        _ => None,
+    }
 }
 
 /// The URL without `user:password@`, and the matching `Basic` credentials if it had them.

@@ -15,6 +15,7 @@ use std::io::{Seek, Write};
 use std::path::Path;
 use std::time::Duration;
 
+mod cert_summary;
 mod cloud;
 mod config_fetcher;
 mod data;
@@ -26,6 +27,7 @@ mod source;
 mod stream;
 mod tftp;
 mod tls;
+mod tls_report;
 mod verify;
 
 pub use cloud::Cloud;

@@ -365,12 +365,13 @@ fn https_needs_the_configured_authority() -> TestResult {
     let url = server.url("/secure");
 
     let err = fetcher(Duration::from_secs(1)).fetch(&resource(&url)).err();
-    eprintln!(
-        "{}",
-        err.as_ref().map(|e| e.to_string()).unwrap_or_default()
+    assert_tls_message(
+        err,
+        &[
+            "(subject CN=Kindling test server, issued by CN=Kindling test CA)",
+            "is not trusted: unknown issuer",
+        ],
     );
-    assert!(err.as_ref().is_some_and(|e| e.to_string().contains("TLS")
-        && e.to_string().contains("certificate")), "{err:?}");
 
     // The CA comes in as a config does: a data URL under certificateAuthorities.
     let mut ignition = Ignition::default();
@@ -379,6 +380,61 @@ fn https_needs_the_configured_authority() -> TestResult {
     let mut f = Fetcher::new();
     f.adopt(&ignition)?;
     assert_eq!(f.fetch(&resource(&url))?, CONTENT);
+    Ok(())
+}
+
+/// The fetch failed on TLS (retried until the total timeout, so `OutOfTime` with the TLS
+/// error as the last one) with a message holding every piece of `expected`.
+fn assert_tls_message(err: Option<kindling_fetch::FetchError>, expected: &[&str]) {
+    let message = err.as_ref().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        err.as_ref().is_some_and(|e| e.kind == ErrorKind::OutOfTime),
+        "{err:?}"
+    );
+    assert!(
+        message.contains("(last error: TLS: certificate for "),
+        "{message}"
+    );
+    for piece in expected {
+        assert!(
+            message.contains(piece),
+            "{piece:?} missing from {message:?}"
+        );
+    }
+}
+
+#[test]
+fn expired_certificates_are_named_with_their_dates() -> TestResult {
+    let identity = Identity::generate_for(&["127.0.0.1"], true)?;
+    let server = Server::https(&identity, |_, _| Reply::Ok(CONTENT.to_vec()));
+    let mut f = fetcher(Duration::from_secs(1));
+    f.add_certificate_authorities(identity.ca_pem.as_bytes())?;
+    let err = f.fetch(&resource(&server.url("/secure"))).err();
+    assert_tls_message(
+        err,
+        &[
+            &format!("certificate for \"127.0.0.1:{}\"", server.addr.port()),
+            "(subject CN=Kindling test server, issued by CN=Kindling test CA) has expired: \
+             valid from 2001-02-03 00:00:00 UTC until 2002-03-04 00:00:00 UTC",
+        ],
+    );
+    Ok(())
+}
+
+#[test]
+fn certificates_for_other_names_say_which_names() -> TestResult {
+    let identity = Identity::generate_for(&["config.example", "192.0.2.9"], false)?;
+    let server = Server::https(&identity, |_, _| Reply::Ok(CONTENT.to_vec()));
+    let mut f = fetcher(Duration::from_secs(1));
+    f.add_certificate_authorities(identity.ca_pem.as_bytes())?;
+    let err = f.fetch(&resource(&server.url("/secure"))).err();
+    assert_tls_message(
+        err,
+        &[
+            "(subject CN=Kindling test server, issued by CN=Kindling test CA)",
+            "is not valid for that name: it is valid for config.example, 192.0.2.9",
+        ],
+    );
     Ok(())
 }
 

@@ -299,6 +299,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn generate() -> Result<Self, rcgen::Error> {
+        Self::generate_for(&["localhost", "127.0.0.1"], false)
+    }
+
+    /// A server certificate named `CN=Kindling test server`, for `names`, expired or current.
+    pub fn generate_for(names: &[&str], expired: bool) -> Result<Self, rcgen::Error> {
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params
@@ -306,8 +311,15 @@ impl Identity {
             .push(rcgen::DnType::CommonName, "Kindling test CA");
         let ca_key = rcgen::KeyPair::generate()?;
         let ca = ca_params.self_signed(&ca_key)?;
-        let leaf_params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut leaf_params = rcgen::CertificateParams::new(names)?;
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Kindling test server");
+        if expired {
+            leaf_params.not_before = rcgen::date_time_ymd(2001, 2, 3);
+            leaf_params.not_after = rcgen::date_time_ymd(2002, 3, 4);
+        }
         let leaf_key = rcgen::KeyPair::generate()?;
         let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
         Ok(Identity {
