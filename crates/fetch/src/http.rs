@@ -2,16 +2,18 @@
 //! here (not by ureq) so that headers are dropped on every redirected request as upstream does.
 
 use crate::ErrorKind;
+use crate::forward_proxy;
 use crate::proxy::ProxySettings;
 use crate::retry::Deadline;
 use crate::tls_report;
 use rustls_pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
-use ureq::config::AutoHeaderValue;
+use ureq::config::{AutoHeaderValue, ConfigBuilder};
 use ureq::http::{self, Uri};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
-use ureq::{Agent, Body, Proxy};
+use ureq::typestate::AgentScope;
+use ureq::{Agent, Body, Proxy, ProxyProtocol};
 
 /// Go's client gives up after this many redirects (`stopped after 10 redirects`).
 const MAX_REDIRECTS: usize = 10;
@@ -25,7 +27,10 @@ const CERTIFICATE_AGAIN: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct Agents {
     direct: Agent,
+    /// Sends `http://` requests to the http proxy in absolute form (`forward_proxy`).
     via_http_proxy: Option<Agent>,
+    /// `Proxy-Authorization` for it, from the proxy URL's credentials.
+    http_proxy_authorization: Option<String>,
     via_https_proxy: Option<Agent>,
     proxy: ProxySettings,
 }
@@ -34,19 +39,37 @@ impl Agents {
     /// Agents for `proxy`; fails if a proxy URL does not parse.
     pub fn new(roots: &[CertificateDer<'static>], proxy: &ProxySettings) -> Result<Self, String> {
         let tls = tls_config(roots);
-        let via = |url: &Option<String>| -> Result<Option<Agent>, String> {
-            match url.as_deref().filter(|p| !p.is_empty()) {
-                None => Ok(None),
-                Some(url) => {
+        let http_proxy = proxy.http.as_deref().filter(|p| !p.is_empty());
+        let https_proxy = proxy.https.as_deref().filter(|p| !p.is_empty());
+        let (via_http_proxy, http_proxy_authorization) = match http_proxy {
+            None => (None, None),
+            Some(url) => {
+                let (bare, authorization) = split_userinfo(url);
+                // Parsed by ureq as the https proxy is, for the same messages.
+                let parsed = Proxy::new(&bare).map_err(|e| format!("proxy {url:?}: {e}"))?;
+                if parsed.protocol() == ProxyProtocol::Http {
+                    let config = config(&tls, None).max_idle_connections(0).build();
+                    let agent = forward_proxy::agent(config, parsed.uri().clone());
+                    (Some(agent), authorization)
+                } else {
+                    // https:// and SOCKS proxies: ureq's tunnel, credentials sent by ureq.
                     let proxy = Proxy::new(url).map_err(|e| format!("proxy {url:?}: {e}"))?;
-                    Ok(Some(agent(&tls, Some(proxy))))
+                    (Some(config(&tls, Some(proxy)).build().new_agent()), None)
                 }
             }
         };
+        let via_https_proxy = match https_proxy {
+            None => None,
+            Some(url) => {
+                let proxy = Proxy::new(url).map_err(|e| format!("proxy {url:?}: {e}"))?;
+                Some(config(&tls, Some(proxy)).build().new_agent())
+            }
+        };
         Ok(Agents {
-            direct: agent(&tls, None),
-            via_http_proxy: via(&proxy.http)?,
-            via_https_proxy: via(&proxy.https)?,
+            direct: config(&tls, None).build().new_agent(),
+            via_http_proxy,
+            http_proxy_authorization,
+            via_https_proxy,
             proxy: proxy.clone(),
         })
     }
@@ -54,15 +77,17 @@ impl Agents {
     /// Agents without any proxy.
     pub fn direct(roots: &[CertificateDer<'static>]) -> Self {
         Agents {
-            direct: agent(&tls_config(roots), None),
+            direct: config(&tls_config(roots), None).build().new_agent(),
             via_http_proxy: None,
+            http_proxy_authorization: None,
             via_https_proxy: None,
             proxy: ProxySettings::default(),
         }
     }
 
-    /// The agent for `uri`, and whether it goes through a proxy.
-    fn route(&self, uri: &Uri) -> (&Agent, bool) {
+    /// The agent for `uri`, whether it goes through a proxy, and the `Proxy-Authorization`
+    /// to add (for the http proxy; ureq adds it to CONNECT requests itself).
+    fn route(&self, uri: &Uri) -> (&Agent, bool, Option<&str>) {
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host = uri.host().unwrap_or("");
@@ -73,8 +98,11 @@ impl Agents {
             &self.via_http_proxy
         };
         match via {
-            Some(agent) if proxied => (agent, true),
-            _ => (&self.direct, false),
+            Some(agent) if proxied => {
+                let authorization = self.http_proxy_authorization.as_deref();
+                (agent, true, authorization.filter(|_| !https))
+            }
+            _ => (&self.direct, false, None),
         }
     }
 }
@@ -90,8 +118,8 @@ fn tls_config(roots: &[CertificateDer<'static>]) -> TlsConfig {
         .build()
 }
 
-/// An agent that leaves statuses, redirects and default headers to the fetcher.
-fn agent(tls: &TlsConfig, proxy: Option<Proxy>) -> Agent {
+/// Agent settings that leave statuses, redirects and default headers to the fetcher.
+fn config(tls: &TlsConfig, proxy: Option<Proxy>) -> ConfigBuilder<AgentScope> {
     Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -101,8 +129,6 @@ fn agent(tls: &TlsConfig, proxy: Option<Proxy>) -> Agent {
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .tls_config(tls.clone())
         .proxy(proxy)
-        .build()
-        .new_agent()
 }
 
 /// A request as the fetcher sends it: the first hop carries `headers` and `body`.
@@ -156,7 +182,7 @@ pub(crate) fn send(
     for _ in 0..=MAX_REDIRECTS {
         let (bare, basic) = split_userinfo(&url);
         let uri = parse_uri(&bare).map_err(|e| AttemptError::fatal(ErrorKind::InvalidUrl, e))?;
-        let (agent, proxied) = agents.route(&uri);
+        let (agent, proxied, proxy_authorization) = agents.route(&uri);
         let mut builder = http::Request::builder()
             .method(method.as_str())
             .uri(uri.clone());
@@ -171,6 +197,9 @@ pub(crate) fn send(
                 .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
         {
             builder = builder.header("Authorization", basic);
+        }
+        if let Some(credentials) = proxy_authorization {
+            builder = builder.header("Proxy-Authorization", credentials);
         }
         let result = match body {
             Some(bytes) => run(

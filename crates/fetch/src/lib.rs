@@ -20,6 +20,7 @@ mod cloud;
 mod config_fetcher;
 mod data;
 mod error;
+mod forward_proxy;
 mod http;
 mod proxy;
 mod retry;

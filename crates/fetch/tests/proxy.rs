@@ -16,11 +16,17 @@ const TINYPROXY_CONF: &str = "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClie
     Allow 127.0.0.1\nLogLevel Connect\nUser nobody\nGroup nogroup\n";
 
 fn tinyproxy() -> Daemon {
+    tinyproxy_with("")
+}
+
+/// tinyproxy with `extra` configuration lines.
+fn tinyproxy_with(extra: &str) -> Daemon {
+    let conf = format!("{TINYPROXY_CONF}{extra}");
     let daemon = Daemon::start(
         "tinyproxy",
         "tinyproxy",
         &["-d", "-c", "{dir}/tinyproxy.conf"],
-        &[("tinyproxy.conf", TINYPROXY_CONF)],
+        &[("tinyproxy.conf", &conf)],
         false,
     );
     wait_for_tcp(daemon.port);
@@ -58,6 +64,38 @@ fn http_goes_through_the_http_proxy() -> TestResult {
     assert!(
         log.contains(&format!("127.1:{}", server.addr.port())),
         "tinyproxy log:\n{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn http_is_forwarded_in_absolute_form_with_proxy_credentials() -> TestResult {
+    // CONNECT only to 443 (squid's default too) and credentials required, so only a plain
+    // forwarded request with Proxy-Authorization gets through.
+    let proxy = tinyproxy_with("ConnectPort 443\nBasicAuth kindling s3cret\n");
+    let server = Server::http(|_, _| Reply::Ok(CONTENT.to_vec()));
+    let url = format!("http://127.1:{}/cfg?x=1", server.addr.port());
+    let with_credentials = format!("http://kindling:s3cret@127.0.0.1:{}", proxy.port);
+    let f = proxied(Some(with_credentials), None, &[])?;
+    assert_eq!(f.fetch(&resource(&url))?, CONTENT);
+    assert_eq!(
+        f.fetch(&resource(&url))?,
+        CONTENT,
+        "a second request, new connection"
+    );
+    let log = proxy.log();
+    assert!(
+        log.contains(&format!("GET {url} HTTP/1.1")),
+        "tinyproxy log:\n{log}"
+    );
+    assert!(!log.contains("): CONNECT "), "tinyproxy log:\n{log}");
+
+    let without = proxied(Some(format!("http://127.0.0.1:{}", proxy.port)), None, &[])?;
+    let err = without.fetch(&resource(&url)).err();
+    assert!(
+        err.as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::Status(407)),
+        "{err:?}"
     );
     Ok(())
 }
