@@ -5,9 +5,11 @@
 //! - `test`: unit tests, the release binary's size and libraries, then every VM scenario.
 //! - `vm [NAME…]`: run some VM scenarios (all when none is named).
 //! - `image`: build (or find cached) the guest kernel, initramfs and root image.
+//! - `bench [--vm]`: every benchmark next to its baseline (`--vm`: also the VM benchmarks).
 //!
 //! `KINDLING_BINARY=path` uses that binary instead of building the release one.
 
+mod bench;
 mod check;
 mod demo;
 mod host;
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         Some("vm") => vm_scenarios(&args[1..]),
         Some("demo") => prepare().and_then(|guest| demo::run(&guest, &target_dir())),
         Some("test") => test(),
+        Some("bench") => bench::run(args.get(1).is_some_and(|a| a == "--vm")),
         _ => Err(usage()),
     };
     match result {
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask demo | test | vm [SCENARIO…] | image".into()
+    "usage: cargo xtask demo | test | vm [SCENARIO…] | image | bench [--vm]".into()
 }
 
 /// Host packages, the release binary and the guest built from it.

@@ -2,7 +2,9 @@
 //!
 //! `cargo run --release -p kindling-config --example bench_parse [-- FILES UNITS RUNS]`
 //! prints the input size, the time of each run (min and median) and the peak resident memory
-//! of the process (VmHWM), measured before and after parsing.
+//! of the process (VmHWM), measured before and after parsing. The baseline, measured in the
+//! same run, is serde_json reading the same bytes into a `Value` (JSON syntax only: no schema,
+//! no positions, no validation).
 
 use std::time::{Duration, Instant};
 
@@ -66,11 +68,27 @@ fn main() {
     }
     times.sort();
     let after = peak_rss_kib();
+    let mut baseline: Vec<Duration> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let value: Result<serde_json::Value, _> = serde_json::from_slice(input.as_bytes());
+        baseline.push(start.elapsed());
+        if let Err(e) = value {
+            eprintln!("benchmark config is not JSON: {e}");
+            std::process::exit(1);
+        }
+    }
+    baseline.sort();
     println!("input: {files} files, {units} units, {} bytes", input.len());
     println!(
         "parse+validate: min {:.1} ms, median {:.1} ms over {runs} runs",
         times[0].as_secs_f64() * 1e3,
         times[runs / 2].as_secs_f64() * 1e3
+    );
+    println!(
+        "baseline serde_json::Value: median {:.1} ms; parse+validate / baseline = {:.2}",
+        baseline[runs / 2].as_secs_f64() * 1e3,
+        times[runs / 2].as_secs_f64() / baseline[runs / 2].as_secs_f64()
     );
     match (before, after) {
         (Some(b), Some(a)) => println!(

@@ -1,12 +1,15 @@
 //! Benchmark of the disks stage on disk images: 4 disks, 12 partitions, 8 filesystems (ext4,
 //! xfs, btrfs, vfat, swap), formatted in parallel through loop devices. Prints the stage's wall
-//! time and every operation's time from the report.
+//! time and every operation's time from the report. The baseline, from the same run, is the same
+//! stage pinned to one CPU, which formats one device at a time.
 //!
 //! `cargo run --release -p kindling-disks --example bench [-- DIR]` (root: loop devices). The
 //! images go to DIR (default: a temporary directory) and are removed afterwards.
 
 use kindling_disks::Devices;
 use kindling_report::Recorder;
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::unistd::Pid;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -51,12 +54,21 @@ fn main() -> Result<(), String> {
         filesystems.join(",")
     );
     let config = serde_json::from_str(&json).map_err(|e| format!("bench config: {e}"))?;
-    let mut rec = Recorder::new("disks");
-    let started = Instant::now();
-    kindling_disks::run(&config, &devices, Duration::from_secs(30), &mut rec)
-        .map_err(|e| e.message)?;
-    let wall = started.elapsed();
     println!("disks stage: 4 disks, 12 partitions, 8 filesystems");
+
+    // Baseline: the same stage pinned to one CPU, so one device is formatted at a time (the
+    // config wipes tables and filesystems, so every run starts from the same state).
+    let all_cpus = sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("affinity: {e}"))?;
+    let first = (0..CpuSet::count())
+        .find(|&c| all_cpus.is_set(c).unwrap_or(false))
+        .ok_or("no CPU in this process's affinity mask")?;
+    let mut one_cpu = CpuSet::new();
+    one_cpu.set(first).map_err(|e| format!("affinity: {e}"))?;
+    sched_setaffinity(Pid::from_raw(0), &one_cpu).map_err(|e| format!("affinity: {e}"))?;
+    let (serial, _) = run_stage(&config, &devices)?;
+    sched_setaffinity(Pid::from_raw(0), &all_cpus).map_err(|e| format!("affinity: {e}"))?;
+
+    let (wall, rec) = run_stage(&config, &devices)?;
     println!("wall time: {:.1} ms", wall.as_secs_f64() * 1000.0);
     for op in rec.operations() {
         println!(
@@ -65,5 +77,21 @@ fn main() -> Result<(), String> {
             op.name
         );
     }
+    println!(
+        "baseline (same stage on one CPU, one device at a time): {:.1} ms; wall / baseline = {:.2}",
+        serial.as_secs_f64() * 1000.0,
+        wall.as_secs_f64() / serial.as_secs_f64()
+    );
     Ok(())
+}
+
+fn run_stage(
+    config: &kindling_config::Config,
+    devices: &Devices,
+) -> Result<(Duration, Recorder), String> {
+    let mut rec = Recorder::new("disks");
+    let started = Instant::now();
+    kindling_disks::run(config, devices, Duration::from_secs(30), &mut rec)
+        .map_err(|e| e.message)?;
+    Ok((started.elapsed(), rec))
 }

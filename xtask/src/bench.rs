@@ -1,0 +1,69 @@
+//! `cargo xtask bench [--vm]`: every benchmark, each printing its figures next to a baseline
+//! measured in the same run (docs name the baselines). `--vm` adds the VM benchmark scenarios
+//! (`disks-bench`, `luks-bench`), whose figures are in their console logs and reports.
+
+use crate::host::{self, Result};
+use std::process::Command;
+
+/// (title, package, example, arguments)
+const HOST_BENCHES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "config: parse+validate 10,000 files and 1,000 units",
+        "kindling-config",
+        "bench_parse",
+        &[],
+    ),
+    (
+        "fetch: 1 GiB gzip with sha512 from loopback, next to curl | gunzip | sha512sum",
+        "kindling-fetch",
+        "bench_fetch",
+        &["throughput", "1024"],
+    ),
+    (
+        "fetch: 1000 clients retrying against one failing server, with and without jitter",
+        "kindling-fetch",
+        "bench_fetch",
+        &["jitter", "1000"],
+    ),
+    (
+        "files: 1000 small files and one 64 MiB file into a temporary root",
+        "kindling-files",
+        "bench",
+        &["1000", "64"],
+    ),
+    (
+        "disks: 4 disk images, 12 partitions, 8 filesystems",
+        "kindling-disks",
+        "bench",
+        &[],
+    ),
+];
+
+pub fn run(with_vm: bool) -> Result<bool> {
+    let root = host::repo_root();
+    host::ensure_packages(&host::test_packages(&root)?)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for (title, package, example, args) in HOST_BENCHES {
+        println!("\n=== {title}");
+        host::run(
+            Command::new(&cargo)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    package,
+                    "--example",
+                    example,
+                    "--",
+                ])
+                .args(*args)
+                .current_dir(&root),
+        )?;
+    }
+    if with_vm {
+        println!("\n=== VM: disks-bench and luks-bench scenarios");
+        return crate::vm_scenarios(&["disks-bench".into(), "luks-bench".into()]);
+    }
+    Ok(true)
+}
