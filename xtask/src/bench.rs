@@ -28,13 +28,13 @@ const HOST_BENCHES: &[(&str, &str, &str, &[&str])] = &[
     (
         "files: 1000 small files and one 64 MiB file into a temporary root",
         "kindling-files",
-        "bench",
+        "bench_files",
         &["1000", "64"],
     ),
     (
         "disks: 4 disk images, 12 partitions, 8 filesystems",
         "kindling-disks",
-        "bench",
+        "bench_disks",
         &[],
     ),
 ];

@@ -3,7 +3,7 @@
 //! time and every operation's time from the report. The baseline, from the same run, is the same
 //! stage pinned to one CPU, which formats one device at a time.
 //!
-//! `cargo run --release -p kindling-disks --example bench [-- DIR]` (root: loop devices). The
+//! `cargo run --release -p kindling-disks --example bench_disks [-- DIR]` (root: loop devices). The
 //! images go to DIR (default: a temporary directory) and are removed afterwards.
 
 use kindling_disks::Devices;

@@ -1,5 +1,5 @@
 //! Rerunnable benchmark of the files stage against a temporary root:
-//! `cargo run --release -p kindling-files --example bench [SMALL_FILES] [LARGE_MIB]`.
+//! `cargo run --release -p kindling-files --example bench_files [SMALL_FILES] [LARGE_MIB]`.
 //!
 //! Writes SMALL_FILES small files spread over nested directories (data: URLs, owners, modes),
 //! then one file of LARGE_MIB MiB, and prints the wall time and throughput of each run. Every
