@@ -19,6 +19,9 @@ installkernel() {
         hv_utils vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport \
         9p 9pnet_virtio dm_crypt raid0 raid1 raid10 raid456 md_mod \
         ext4 xfs btrfs vfat nls_cp437 nls_iso8859_1 af_packet
+    # Config drives and provisioning CD-ROMs (config-2, cidata, Azure's media): ISO 9660, UDF and
+    # FAT (vfat above) filesystems, on SCSI, SATA and IDE CD-ROM drives.
+    hostonly='' instmods isofs udf nls_utf8 sr_mod cdrom ata_piix ahci
 }
 
 install() {
@@ -30,12 +33,13 @@ install() {
     inst_libdir_file -o "libtss2-tcti-device.so*" "libtss2-tcti-swtpm.so*" \
         "libtss2-tcti-mssim.so*" "libtss2-tcti-tabrmd.so*" "libnss_files.so*"
 
-    # Tools the stages run. lsblk and basename are needed on every boot.
-    inst_multiple basename lsblk modprobe mount umount
+    # Tools the stages run. lsblk and basename are needed on every boot; mount, umount and
+    # blkid read config drives.
+    inst_multiple basename lsblk modprobe mount umount blkid
     # The failure summary's text tools.
     inst_multiple head tail cut sed grep
     inst_multiple -o groupadd groupdel groupmod useradd userdel usermod chpasswd \
-        mkfs.ext4 mkfs.btrfs mkfs.xfs mkfs.fat mkfs.vfat mkswap wipefs sgdisk partx blkid \
+        mkfs.ext4 mkfs.btrfs mkfs.xfs mkfs.fat mkfs.vfat mkswap wipefs sgdisk partx \
         mdadm cryptsetup udevadm mountpoint setfiles systemctl tpm2_pcrread \
         clevis clevis-encrypt-tang clevis-encrypt-tpm2 clevis-encrypt-sss clevis-luks-bind \
         clevis-luks-unlock clevis-luks-common-functions

@@ -79,6 +79,10 @@ pub fn host_packages() -> Vec<String> {
         "curl",
         "binutils",
         "kmod",
+        // Config drive images (qemu/scenarios: disks with an `image`).
+        "xorriso",
+        "mtools",
+        "dosfstools",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -4,13 +4,15 @@
 use crate::check::{self, State};
 use crate::host::{self, Result};
 use crate::image::Guest;
-use crate::scenario::{Boot, Scenario};
+use crate::scenario::{Boot, ImageKind, Scenario, VFAT_DEFAULT_MIB};
 use crate::serve::HttpServer;
 use crate::vm::{self, End};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod config_drive;
 
 /// How many reboots the kernel-argument helper may ask for within one scenario boot.
 const MAX_KARGS_REBOOTS: usize = 2;
@@ -166,6 +168,7 @@ struct Setup<'a> {
     dir: PathBuf,
     root_disk: PathBuf,
     disks: Vec<PathBuf>,
+    cdroms: Vec<PathBuf>,
     http: Option<HttpServer>,
     tftp_dir: Option<PathBuf>,
     config: Option<PathBuf>,
@@ -186,11 +189,27 @@ impl<'a> Setup<'a> {
                 .arg(&root_disk),
         )?;
         let mut disks = Vec::new();
+        let mut cdroms = Vec::new();
         for (i, d) in s.disks.iter().enumerate() {
+            if let Some(image) = &d.image {
+                let ext = match image.kind {
+                    ImageKind::Iso9660 => "iso",
+                    ImageKind::Vfat => "img",
+                };
+                let path = dir.join(format!("disk{}.{ext}", i + 1));
+                let size = d.size_mib.unwrap_or(VFAT_DEFAULT_MIB);
+                let staging = dir.join(format!("disk{}-files", i + 1));
+                config_drive::build(s, image, size, &staging, &path)
+                    .map_err(|e| format!("disk {}: {e}", i + 1))?;
+                if d.cdrom { &mut cdroms } else { &mut disks }.push(path);
+                continue;
+            }
             let path = dir.join(format!("disk{}.img", i + 1));
             let file = std::fs::File::create(&path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            file.set_len(d.size_mib * 1024 * 1024)
+            // Scenario::load refuses a blank disk without a size.
+            let size_mib = d.size_mib.unwrap_or_default();
+            file.set_len(size_mib * 1024 * 1024)
                 .map_err(|e| format!("cannot size {}: {e}", path.display()))?;
             if let Some(layout) = &d.layout {
                 let mut child = Command::new("sfdisk")
@@ -244,6 +263,7 @@ impl<'a> Setup<'a> {
             dir: dir.to_path_buf(),
             root_disk,
             disks,
+            cdroms,
             http,
             tftp_dir,
             config,
@@ -296,6 +316,7 @@ impl<'a> Setup<'a> {
                 guest: self.guest,
                 root_disk: self.root_disk.clone(),
                 disks: self.disks.clone(),
+                cdroms: self.cdroms.clone(),
                 cmdline: cmdline.clone(),
                 fw_cfg: fw_cfg.clone(),
                 http_port: self.http.as_ref().map(|h| h.port),

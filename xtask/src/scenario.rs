@@ -47,11 +47,56 @@ fn default_platform() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Disk {
-    /// Size in MiB.
-    pub size_mib: u64,
+    /// Size in MiB of a blank disk (required without `image`) or of a `vfat` image (default
+    /// `VFAT_DEFAULT_MIB`).
+    #[serde(default)]
+    pub size_mib: Option<u64>,
     /// Optional `sfdisk` script applied to the blank disk before the first boot.
     #[serde(default)]
     pub layout: Option<String>,
+    /// A filesystem image built from files when the scenario starts (config drives).
+    #[serde(default)]
+    pub image: Option<DiskImage>,
+    /// Attach as a read-only CD-ROM (`/dev/sr0`, … on virtio-scsi) instead of a virtio disk.
+    #[serde(default)]
+    pub cdrom: bool,
+}
+
+/// Size of a `vfat` image when the scenario gives none.
+pub const VFAT_DEFAULT_MIB: u64 = 4;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DiskImage {
+    pub kind: ImageKind,
+    /// Filesystem label (`config-2`, `cidata`, …).
+    pub label: String,
+    /// Path on the image → file relative to the scenario file.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// Made with `xorriso -as mkisofs` (Rock Ridge and Joliet names).
+    Iso9660,
+    /// Made with `mkfs.vfat` and filled with `mcopy`.
+    Vfat,
+}
+
+impl Disk {
+    /// What is wrong with this entry, if anything.
+    fn problem(&self) -> Option<&'static str> {
+        match (&self.image, self.size_mib) {
+            (None, None) => Some("a blank disk needs sizeMib"),
+            (None, _) if self.cdrom => Some("a CD-ROM needs an image"),
+            (Some(_), _) if self.layout.is_some() => Some("an image disk takes no layout"),
+            (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660) => {
+                Some("an iso9660 image is sized by its files: no sizeMib")
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +258,15 @@ impl Scenario {
         if s.boots.is_empty() {
             return Err(format!("scenario {}: no boots", path.display()));
         }
+        for (i, disk) in s.disks.iter().enumerate() {
+            if let Some(problem) = disk.problem() {
+                return Err(format!(
+                    "scenario {}: disk {}: {problem}",
+                    path.display(),
+                    i + 1
+                ));
+            }
+        }
         Ok(s)
     }
 
@@ -294,11 +348,39 @@ mod tests {
                 .fw_cfg_config
                 .iter()
                 .chain(s.serve.http.values())
-                .chain(s.serve.tftp.values());
+                .chain(s.serve.tftp.values())
+                .chain(
+                    s.disks
+                        .iter()
+                        .flat_map(|d| d.image.iter().flat_map(|i| i.files.values())),
+                );
             for file in referenced {
                 assert!(s.file(file).is_file(), "{}: {file} is missing", s.name);
             }
         }
+    }
+
+    #[test]
+    fn disk_entries_are_blank_disks_or_images() {
+        let disk = |json: &str| serde_json::from_str::<Disk>(json).unwrap();
+        assert_eq!(
+            disk(r#"{"sizeMib": 8, "layout": "label: gpt\n"}"#).problem(),
+            None
+        );
+        let iso =
+            r#"{"image": {"kind": "iso9660", "label": "config-2", "files": {}}, "cdrom": true}"#;
+        assert_eq!(disk(iso).problem(), None);
+        assert!(disk(r#"{"layout": "label: gpt\n"}"#).problem().is_some());
+        assert!(disk(r#"{"sizeMib": 8, "cdrom": true}"#).problem().is_some());
+        let sized_iso =
+            r#"{"sizeMib": 8, "image": {"kind": "iso9660", "label": "x", "files": {}}}"#;
+        assert!(disk(sized_iso).problem().is_some());
+        assert!(
+            serde_json::from_str::<Disk>(
+                r#"{"image": {"kind": "ext4", "label": "x", "files": {}}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Boot<'a> {
     pub guest: &'a Guest,
     pub root_disk: PathBuf,
     pub disks: Vec<PathBuf>,
+    /// Read-only CD-ROM images on a virtio-scsi controller (`/dev/sr0`, …).
+    pub cdroms: Vec<PathBuf>,
     pub cmdline: String,
     pub fw_cfg: Vec<(String, PathBuf)>,
     /// Loopback port the guest reaches at http://10.0.2.100/.
@@ -74,6 +76,18 @@ impl Boot<'_> {
                 "file={},if=virtio,format=raw,cache=unsafe",
                 disk.display()
             ));
+        }
+        if !self.cdroms.is_empty() {
+            cmd.args(["-device", "virtio-scsi-pci,id=scsi0"]);
+        }
+        for (i, iso) in self.cdroms.iter().enumerate() {
+            cmd.arg("-drive")
+                .arg(format!(
+                    "file={},if=none,id=cd{i},format=raw,media=cdrom,readonly=on",
+                    iso.display()
+                ))
+                .arg("-device")
+                .arg(format!("scsi-cd,drive=cd{i},bus=scsi0.0"));
         }
         for (name, file) in &self.fw_cfg {
             cmd.arg("-fw_cfg")
