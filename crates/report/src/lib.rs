@@ -72,8 +72,7 @@ impl Recorder {
         f: impl FnOnce(&mut Recorder) -> Result<T, E>,
     ) -> Result<T, E> {
         let name = name.into();
-        let id = format!("{:x}", self.next);
-        self.next += 1;
+        let id = self.next_id();
         self.prefix.push(format!("op({id})"));
         let prefix = self.prefix.join(": ");
         let path = config_path.unwrap_or("");
@@ -81,35 +80,9 @@ impl Recorder {
         let started = Instant::now();
         let result = f(self);
         let duration = started.elapsed();
-        // Structured fields for the journal (KINDLING_OPERATION, KINDLING_DURATION_MS, …).
-        let ms = duration.as_secs_f64() * 1000.0;
-        let outcome = match &result {
-            Ok(_) => {
-                log::info!(
-                    operation = name.as_str(), config_path = path,
-                    duration_ms = ms, outcome = "ok";
-                    "{prefix}: [finished] {name}"
-                );
-                Outcome::Ok
-            }
-            Err(e) => {
-                log::error!(
-                    operation = name.as_str(), config_path = path,
-                    duration_ms = ms, outcome = "failed";
-                    "{prefix}: [failed]   {name}: {e}"
-                );
-                Outcome::Failed(e.to_string())
-            }
-        };
         self.prefix.pop();
-        self.operations.push(Operation {
-            stage: self.stage.clone(),
-            id,
-            name,
-            config_path: config_path.map(str::to_string),
-            duration_ms: duration,
-            outcome,
-        });
+        let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        self.finish(id, &prefix, name, config_path, duration, outcome);
         result
     }
 
@@ -122,9 +95,7 @@ impl Recorder {
         duration: Duration,
         result: Result<(), String>,
     ) {
-        let name = name.into();
-        let id = format!("{:x}", self.next);
-        self.next += 1;
+        let id = self.next_id();
         let prefix = self
             .prefix
             .iter()
@@ -132,6 +103,26 @@ impl Recorder {
             .chain([format!("op({id})")])
             .collect::<Vec<_>>()
             .join(": ");
+        self.finish(id, &prefix, name.into(), config_path, duration, result);
+    }
+
+    fn next_id(&mut self) -> String {
+        let id = format!("{:x}", self.next);
+        self.next += 1;
+        id
+    }
+
+    /// Log the end of an operation (with structured fields for the journal: KINDLING_OPERATION,
+    /// KINDLING_DURATION_MS, …) and keep its record.
+    fn finish(
+        &mut self,
+        id: String,
+        prefix: &str,
+        name: String,
+        config_path: Option<&str>,
+        duration: Duration,
+        result: Result<(), String>,
+    ) {
         let path = config_path.unwrap_or("");
         let ms = duration.as_secs_f64() * 1000.0;
         let outcome = match result {
