@@ -158,23 +158,26 @@ struct Lexer<'a> {
     sections: Vec<String>,
 }
 
+/// The rune starting at `b[i]` and its length in bytes, as Go's `utf8.DecodeRune` reads it;
+/// `None` for an invalid byte (which Go steps over one byte at a time).
+fn decode_rune(b: &[u8], i: usize) -> Option<(char, usize)> {
+    let n = match b.get(i)? {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    };
+    let c = std::str::from_utf8(b.get(i..i + n)?).ok()?.chars().next()?;
+    Some((c, n))
+}
+
 /// Go's `bytes.TrimSpace`: Unicode white space off both ends (invalid UTF-8 is not space).
 fn trim_space(b: &[u8]) -> &[u8] {
     let mut runes = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let n = match b[i] {
-            0xc2..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf4 => 4,
-            _ => 1,
-        };
-        let c = b
-            .get(i..i + n)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .and_then(|s| s.chars().next());
-        let (space, len) = match c {
-            Some(c) => (c.is_whitespace(), n),
+        let (space, len) = match decode_rune(b, i) {
+            Some((c, n)) => (c.is_whitespace(), n),
             None => (false, 1),
         };
         runes.push((i, len, space));
@@ -312,18 +315,8 @@ pub fn go_quote_bytes(b: &[u8]) -> String {
     let mut out = String::from("\"");
     let mut i = 0;
     while i < b.len() {
-        let n = match b[i] {
-            0xc2..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf4 => 4,
-            _ => 1,
-        };
-        let decoded = b
-            .get(i..i + n)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .and_then(|s| s.chars().next());
-        match decoded {
-            Some(c) if n > 1 || b[i] < 0x80 => {
+        match decode_rune(b, i) {
+            Some((c, n)) => {
                 match c {
                     '"' => out.push_str("\\\""),
                     '\\' => out.push_str("\\\\"),
