@@ -91,8 +91,16 @@ pub fn probe(w: &Window) -> Result<Option<Found>, String> {
 }
 
 fn first_signature(path: &Path) -> Result<Option<Found>, String> {
+    // `-p` prints raw comma-separated columns; the label goes last so that a comma in it
+    // cannot shift the other columns.
     let out = Command::new("wipefs")
-        .args(["--no-act", "--noheadings", "--raw", "-O", "TYPE,LABEL,UUID"])
+        .args([
+            "--no-act",
+            "--noheadings",
+            "--parsable",
+            "-O",
+            "UUID,TYPE,LABEL",
+        ])
         .arg(path)
         .output()
         .map_err(|e| format!("cannot run wipefs on {path:?}: {e}"))?;
@@ -103,14 +111,40 @@ fn first_signature(path: &Path) -> Result<Option<Found>, String> {
         ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.lines().next().map(|l| {
-        let mut f = l.split(' ').map(|s| s.replace("\\x20", " "));
-        Found {
-            fs_type: f.next().unwrap_or_default(),
-            label: f.next().unwrap_or_default(),
-            uuid: f.next().unwrap_or_default(),
+    Ok(text.lines().next().map(parse_wipefs_line))
+}
+
+/// One `wipefs -p -O UUID,TYPE,LABEL` line; libsmartcols writes unsafe bytes as `\xNN`.
+fn parse_wipefs_line(line: &str) -> Found {
+    let mut f = line.splitn(3, ',').map(unhex);
+    Found {
+        uuid: f.next().unwrap_or_default(),
+        fs_type: f.next().unwrap_or_default(),
+        label: f.next().unwrap_or_default(),
+    }
+}
+
+fn unhex(v: &str) -> String {
+    let mut out = Vec::with_capacity(v.len());
+    let bytes = v.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 2..i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], bytes.get(i + 1), hex) {
+            (b'\\', Some(b'x'), Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
         }
-    }))
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -160,5 +194,56 @@ mod tests {
             offset: Some((8 << 20, 8 << 20)),
         };
         assert_eq!(probe(&later), Ok(None));
+    }
+    #[test]
+    fn parses_wipefs_lines() {
+        let f = parse_wipefs_line("2E24-EC82,vfat,my\\x20data,x");
+        assert_eq!(
+            (f.uuid.as_str(), f.fs_type.as_str(), f.label.as_str()),
+            ("2E24-EC82", "vfat", "my data,x")
+        );
+        assert_eq!(parse_wipefs_line(",zfs_member,").fs_type, "zfs_member");
+    }
+
+    /// filesystem.reuse.ambivalent: ext4 with ZFS uberblocks left at the end of the device.
+    /// libblkid's safe probe gives up (ambivalent); the first signature is the ext4 one.
+    #[test]
+    fn an_ambivalent_device_reports_its_first_signature() {
+        use std::io::{Seek, SeekFrom, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("fs.img");
+        let size = 32u64 << 20;
+        std::fs::File::create(&img).unwrap().set_len(size).unwrap();
+        let st = Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "some-label"])
+            .args(["-U", "f63bf118-f6d7-40a3-b64c-a92b05a7f9ee"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        let whole = Window {
+            path: &img,
+            offset: None,
+        };
+        assert_eq!(probe(&whole).unwrap().unwrap().fs_type, "ext4");
+        // The last two 256 KiB ZFS labels, each with uberblocks at 128 KiB.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+        for label in [size - (512 << 10), size - (256 << 10)] {
+            for slot in 0..8 {
+                f.seek(SeekFrom::Start(label + (128 << 10) + slot * 1024))
+                    .unwrap();
+                f.write_all(&0x00ba_b10c_u64.to_le_bytes()).unwrap();
+            }
+        }
+        drop(f);
+        let found = probe(&whole).unwrap().unwrap();
+        assert_eq!(
+            (
+                found.fs_type.as_str(),
+                found.label.as_str(),
+                found.uuid.as_str()
+            ),
+            ("ext4", "some-label", "f63bf118-f6d7-40a3-b64c-a92b05a7f9ee")
+        );
     }
 }
