@@ -114,6 +114,8 @@ pub fn for_message(message: &str) -> Option<&'static str> {
         msg::TPM2_BAD_PCR => "list each PCR index from 0 to 23 at most once, e.g. [7]",
         msg::TPM2_BAD_BANK => "use pcrBank sha1, sha256, sha384 or sha512",
         msg::TPM2_WITH_CEX => "use either kindlingTpm2 or cex, not both",
+        msg::TPM2_EMPTY_PIN => "remove pin for a key the TPM unseals alone, or give a PIN",
+        msg::TPM2_PIN_CONTROL => "use a PIN of printable characters, typed as one line",
         "missing data prefix"
         | "missing comma before data"
         | "invalid character after data prefix"

@@ -335,7 +335,8 @@ pub struct Luks {
     pub wipe_volume: Option<bool>,
 }
 
-/// `storage.luks[].kindlingTpm2` (Kindling extension): the PCRs the key is sealed to.
+/// `storage.luks[].kindlingTpm2` (Kindling extension): the PCRs the key is sealed to, and an
+/// optional PIN the TPM also demands (systemd's `tpm2-pin`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct KindlingTpm2 {
@@ -345,6 +346,10 @@ pub struct KindlingTpm2 {
     /// PCR indexes; empty (or absent) means `[7]`: a key bound to no PCR is never made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pcrs: Vec<i64>,
+    /// The PIN needed, with this TPM, to unseal the key (absent: none). It is part of the
+    /// config, so as secret as the config (docs/luks.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -476,6 +476,7 @@ static KINDLING_TPM2: Def = Def {
     fields: &[
         f("pcrBank", Ty::OptStr),
         f("pcrs", Ty::List(&Ty::Int, "[]int")),
+        f("pin", Ty::OptStr),
     ],
 };
 

@@ -97,6 +97,8 @@ pub(crate) mod msg {
     pub const TPM2_BAD_PCR: &str = "kindlingTpm2: PCR indexes are 0 to 23, each listed once";
     pub const TPM2_BAD_BANK: &str = "kindlingTpm2: pcrBank must be sha1, sha256, sha384 or sha512";
     pub const TPM2_WITH_CEX: &str = "cannot use kindlingTpm2 with cex";
+    pub const TPM2_EMPTY_PIN: &str = "kindlingTpm2: pin must not be empty";
+    pub const TPM2_PIN_CONTROL: &str = "kindlingTpm2: pin must not contain control characters";
     pub const INVALID_SYSTEMD_EXT: &str = "invalid systemd unit extension";
     pub const INVALID_SYSTEMD_DROPIN_EXT: &str = "invalid systemd drop-in extension";
     pub const SOURCE_REQUIRED: &str = "source is required";
@@ -787,6 +789,14 @@ impl Walk {
             .is_some_and(|b| !["sha1", "sha256", "sha384", "sha512"].contains(&b))
         {
             self.error(join(path, "pcrBank"), msg::TPM2_BAD_BANK);
+        }
+        // systemd hashes the PIN as a C string and reads it as one line (prompt, $PIN, stdin).
+        match t.pin.as_deref() {
+            Some("") => self.error(join(path, "pin"), msg::TPM2_EMPTY_PIN),
+            Some(p) if p.chars().any(char::is_control) => {
+                self.error(join(path, "pin"), msg::TPM2_PIN_CONTROL)
+            }
+            _ => {}
         }
     }
 

@@ -710,6 +710,29 @@ fn kindling_tpm2() {
             &[(W, "$.storage.luks.0.kindlingTpm2.pcr", "unused key pcr")],
         )
         .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pin":"4711 ü"}}]}"#,
+            &[],
+        )
+        .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pin":""}}]}"#,
+            &[(E, "$.storage.luks.0.kindlingTpm2.pin", "kindlingTpm2: pin must not be empty")],
+        )
+        .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pin":"12\n34"}},{"name":"b","device":"/dev/b","kindlingTpm2":{"pin":"1\u0000"}}]}"#,
+            &[
+                (E, "$.storage.luks.0.kindlingTpm2.pin", "kindlingTpm2: pin must not contain control characters"),
+                (E, "$.storage.luks.1.kindlingTpm2.pin", "kindlingTpm2: pin must not contain control characters"),
+            ],
+        )
+        .since(V3_2),
+        case(
+            r#""storage":{"luks":[{"name":"a","device":"/dev/a","kindlingTpm2":{"pin":1234}}]}"#,
+            &[(E, "", "json: cannot unmarshal number into Go struct field Tpm2.storage.luks.kindlingTpm2.pin of type string")],
+        )
+        .since(V3_2),
     ]);
 }
 
