@@ -45,6 +45,8 @@ impl Harness {
             modprobe: "false".into(),
             disk_by_label: dir.join("by-label"),
             metadata_url: None,
+            metadata_url_v6: None,
+            if_inet6: dir.join("if_inet6"),
         };
         let env = Env {
             host,

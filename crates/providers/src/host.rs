@@ -25,6 +25,12 @@ pub struct Host {
     /// replaced by this base URL (`KINDLING_TEST_METADATA_URL`), so tests talk to a loopback
     /// server. Never set on a real machine.
     pub metadata_url: Option<String>,
+    /// Test only: the IPv6 metadata service (`http://[fe80::a9fe:a9fe%<interface>]`, OpenStack)
+    /// is replaced by this base URL (`KINDLING_TEST_METADATA_URL_V6`). While `metadata_url` is
+    /// set and this is not, no IPv6 metadata address is asked at all.
+    pub metadata_url_v6: Option<String>,
+    /// The kernel's list of IPv6 addresses by interface (`/proc/net/if_inet6`).
+    pub if_inet6: PathBuf,
 }
 
 impl Host {
@@ -50,6 +56,10 @@ impl Host {
             metadata_url: std::env::var("KINDLING_TEST_METADATA_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            metadata_url_v6: std::env::var("KINDLING_TEST_METADATA_URL_V6")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            if_inet6: "/proc/net/if_inet6".into(),
         }
     }
 
@@ -81,6 +91,8 @@ pub(crate) mod tests {
             modprobe: "false".into(),
             disk_by_label: dir.join("by-label"),
             metadata_url: None,
+            metadata_url_v6: None,
+            if_inet6: dir.join("if_inet6"),
         };
         (dir, host)
     }

@@ -1,5 +1,5 @@
 //! A loopback HTTP/1.1 server for provider tests: answers with a closure, records every
-//! request. Binds 127.0.0.1 on an ephemeral port; nothing else is ever contacted.
+//! request. Binds 127.0.0.1 (or ::1) on an ephemeral port; nothing else is ever contacted.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -60,7 +60,19 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        Self::start_on("127.0.0.1:0", handler)
+    }
+
+    /// Like `start`, on the IPv6 loopback address (`http://[::1]:<port>`).
+    pub fn start_v6(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Server {
+        Self::start_on("[::1]:0", handler)
+    }
+
+    fn start_on(
+        addr: &str,
+        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind(addr).expect("binding a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
