@@ -91,8 +91,8 @@ pub fn execute(
             clevis::check(node, slot, &env.tcti)?;
         }
     }
-    if let Some(policy) = &v.tpm2 {
-        enroll_tpm2(node, &key, policy, &env.tcti)?;
+    if let Some(t) = &v.tpm2 {
+        enroll_tpm2(node, &key, t, &env.tcti)?;
     }
     let guarded = v.clevis.is_some() || v.tpm2.is_some();
     if guarded && !v.key_from_config {
@@ -118,18 +118,14 @@ fn reuse(v: &Volume, node: &Path, key: &[u8], env: &Env) -> Result<(), String> {
     Ok(())
 }
 
-/// Seal a fresh secret to the TPM, add a minimal key slot for it and a `systemd-tpm2` token,
-/// then unseal it again and check it opens that slot.
-fn enroll_tpm2(
-    node: &Path,
-    key: &[u8],
-    policy: &tpm2::PcrPolicy,
-    tcti: &str,
-) -> Result<(), String> {
-    let sealed = tpm2::seal(tcti, policy)?;
+/// Seal a fresh secret to the TPM (and PIN), add a minimal key slot for it and a
+/// `systemd-tpm2` token, then unseal it again and check it opens that slot.
+fn enroll_tpm2(node: &Path, key: &[u8], t: &plan::Tpm2, tcti: &str) -> Result<(), String> {
+    let (policy, pin) = (&t.policy, t.pin.as_ref());
+    let sealed = tpm2::seal(tcti, policy, pin)?;
     let slot = volume::add_key(node, key, sealed.passphrase.as_bytes(), &Pbkdf::minimal())?;
     volume::add_token(node, &token::systemd_tpm2(slot, policy, &sealed), slot)?;
-    let again = tpm2::unseal(tcti, policy, &sealed.blob)?;
+    let again = tpm2::unseal(tcti, policy, &sealed.blob, pin)?;
     volume::check_key(node, again.as_bytes(), Some(slot))
         .map(drop)
         .map_err(|e| format!("the TPM2 key does not unlock {}: {e}", node.display()))

@@ -7,7 +7,7 @@
 use crate::clevis::{self, Binding};
 use crate::header::Luks2;
 use crate::options::{self, FormatOptions, OpenFlags};
-use crate::tpm2::{Bank, PcrPolicy};
+use crate::tpm2::{Bank, PcrPolicy, Pin};
 use kindling_config::model::Luks;
 use std::fmt;
 
@@ -48,7 +48,7 @@ pub struct Volume {
     pub uuid: Option<String>,
     pub open: OpenFlags,
     pub clevis: Option<Binding>,
-    pub tpm2: Option<PcrPolicy>,
+    pub tpm2: Option<Tpm2>,
     /// Whether the key comes from `keyFile` (else one is generated).
     pub key_from_config: bool,
 }
@@ -60,8 +60,15 @@ impl Volume {
     }
 }
 
-/// The TPM2 policy the `kindlingTpm2` extension asks for.
-pub fn tpm2_policy(l: &Luks) -> Result<Option<PcrPolicy>, String> {
+/// What the `kindlingTpm2` extension asks for: the PCR policy and, optionally, a PIN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tpm2 {
+    pub policy: PcrPolicy,
+    pub pin: Option<Pin>,
+}
+
+/// The TPM2 binding the `kindlingTpm2` extension asks for.
+pub fn tpm2_policy(l: &Luks) -> Result<Option<Tpm2>, String> {
     let Some(t) = &l.kindling_tpm2 else {
         return Ok(None);
     };
@@ -84,7 +91,16 @@ pub fn tpm2_policy(l: &Luks) -> Result<Option<PcrPolicy>, String> {
         None | Some("") => Bank::Sha256,
         Some(b) => Bank::parse(b).ok_or_else(|| format!("kindlingTpm2: unknown pcrBank {b:?}"))?,
     };
-    Ok(Some(PcrPolicy { pcrs, bank }))
+    let pin = t
+        .pin
+        .as_deref()
+        .map(Pin::new)
+        .transpose()
+        .map_err(|e| format!("kindlingTpm2: {e}"))?;
+    Ok(Some(Tpm2 {
+        policy: PcrPolicy { pcrs, bank },
+        pin,
+    }))
 }
 
 /// Plan `l` (at `config_path`) against what its device holds. `Err` is a refusal.
@@ -195,9 +211,10 @@ impl fmt::Display for Volume {
         }
         if let Some(t) = &self.tpm2 {
             with.push(format!(
-                "TPM2 sealed to PCRs {:?} ({})",
-                t.pcrs,
-                t.bank.name()
+                "TPM2 sealed to PCRs {:?} ({}){}",
+                t.policy.pcrs,
+                t.policy.bank.name(),
+                if t.pin.is_some() { " and a PIN" } else { "" }
             ));
         }
         let with = with.join(", ");

@@ -15,12 +15,21 @@ pub fn systemd_tpm2(keyslot: u32, policy: &PcrPolicy, sealed: &Sealed) -> Value 
         "tpm2-pcr-bank": policy.bank.name(),
         "tpm2-primary-alg": "ecc",
         "tpm2-policy-hash": hex(&sealed.policy_hash),
-        "tpm2-pin": false,
+        "tpm2-pin": sealed.pin,
     })
 }
 
-/// What a `systemd-tpm2` token says: the policy and the blob (for the unlock check and tests).
-pub fn parse_systemd_tpm2(token: &Value) -> Result<(PcrPolicy, Vec<u8>), String> {
+/// What a `systemd-tpm2` token says (for tests and checks).
+#[derive(Debug)]
+pub struct Tpm2Token {
+    pub policy: PcrPolicy,
+    pub blob: Vec<u8>,
+    /// `tpm2-pin`: unsealing needs the PIN.
+    pub pin: bool,
+}
+
+/// Read a `systemd-tpm2` token.
+pub fn parse_systemd_tpm2(token: &Value) -> Result<Tpm2Token, String> {
     if token["type"] != "systemd-tpm2" {
         return Err(format!("not a systemd-tpm2 token: {}", token["type"]));
     }
@@ -42,7 +51,16 @@ pub fn parse_systemd_tpm2(token: &Value) -> Result<(PcrPolicy, Vec<u8>), String>
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob)
         .map_err(|e| format!("tpm2-blob is not base64: {e}"))?;
-    Ok((PcrPolicy { pcrs, bank }, blob))
+    let pin = match &token["tpm2-pin"] {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        other => return Err(format!("tpm2-pin is not a boolean: {other}")),
+    };
+    Ok(Tpm2Token {
+        policy: PcrPolicy { pcrs, bank },
+        blob,
+        pin,
+    })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -4,8 +4,14 @@
 //! blob `TPM2B_PRIVATE ‖ TPM2B_PUBLIC`. The legacy parent (no persistent SRK, no `tpm2_srk`
 //! field) is the one format every systemd from 252 on reads.
 //!
+//! With a PIN (systemd's `tpm2-pin`), as systemd 252 does it: the policy is PolicyPCR followed by
+//! PolicyAuthValue, and the sealed object's auth value is SHA-256 of the PIN's bytes (no salt:
+//! the `tpm2-salt` of systemd 254+ is unknown to 252). The object has no `noDA`, so wrong PINs
+//! count towards the TPM's dictionary-attack lockout.
+//!
 //! Raw swtpm has no resource manager: every object and session is flushed on every path.
 
+use sha2::{Digest as _, Sha256};
 use std::str::FromStr;
 use tss_esapi::attributes::{ObjectAttributesBuilder, SessionAttributesBuilder};
 use tss_esapi::constants::SessionType;
@@ -15,7 +21,7 @@ use tss_esapi::interface_types::ecc::EccCurve;
 use tss_esapi::interface_types::resource_handles::Hierarchy;
 use tss_esapi::interface_types::session_handles::{AuthSession, PolicySession};
 use tss_esapi::structures::{
-    Digest, EccParameter, EccPoint, EccScheme, KeyDerivationFunctionScheme, KeyedHashScheme,
+    Auth, Digest, EccParameter, EccPoint, EccScheme, KeyDerivationFunctionScheme, KeyedHashScheme,
     PcrSelectionList, PcrSelectionListBuilder, PcrSlot, Private, Public, PublicBuilder,
     PublicEccParametersBuilder, PublicKeyedHashParameters, SensitiveData, SymmetricDefinition,
     SymmetricDefinitionObject,
@@ -99,6 +105,32 @@ impl PcrPolicy {
     }
 }
 
+/// A TPM2 PIN. Never printed; zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(Zeroizing<String>);
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+impl Pin {
+    /// A PIN as systemd accepts one: not empty, no NUL (systemd hashes it as a C string).
+    pub fn new(pin: &str) -> Result<Pin, String> {
+        if pin.is_empty() || pin.contains('\0') {
+            return Err("a TPM2 PIN must be non-empty and contain no NUL character".into());
+        }
+        Ok(Pin(Zeroizing::new(pin.to_string())))
+    }
+
+    /// The sealed object's auth value: SHA-256 of the PIN, as systemd 252 derives it.
+    fn auth(&self) -> Result<Auth, String> {
+        let digest = Zeroizing::new(Sha256::digest(self.0.as_bytes()).to_vec());
+        Auth::try_from(digest.to_vec()).map_err(tpm_err("PIN auth value"))
+    }
+}
+
 /// A freshly sealed secret: the LUKS passphrase and what goes into the token.
 pub struct Sealed {
     /// base64 of the 32 sealed bytes: what systemd-cryptsetup passes to the keyslot.
@@ -107,6 +139,8 @@ pub struct Sealed {
     pub blob: Vec<u8>,
     /// The policy digest the sealed object requires.
     pub policy_hash: Vec<u8>,
+    /// Whether the policy also demands the PIN (`tpm2-pin`).
+    pub pin: bool,
 }
 
 fn tpm_err(what: &str) -> impl Fn(tss_esapi::Error) -> String + '_ {
@@ -218,11 +252,13 @@ impl Tpm {
     }
 
     /// A policy session (a trial one only computes the digest) with PolicyPCR applied over the
-    /// current PCR values.
+    /// current PCR values, then PolicyAuthValue when a PIN is part of the policy (systemd's
+    /// order: the digest depends on it).
     fn pcr_policy(
         &mut self,
         primary: KeyHandle,
         policy: &PcrPolicy,
+        with_pin: bool,
         kind: SessionType,
     ) -> Result<(AuthSession, Digest), String> {
         let session = self
@@ -243,6 +279,10 @@ impl Tpm {
         let digest = self.ctx.execute_without_session(|c| {
             c.policy_pcr(ps, Digest::default(), selection)
                 .map_err(tpm_err("PolicyPCR"))?;
+            if with_pin {
+                c.policy_auth_value(ps)
+                    .map_err(tpm_err("PolicyAuthValue"))?;
+            }
             c.policy_get_digest(ps).map_err(tpm_err("PolicyGetDigest"))
         })?;
         Ok((session, digest))
@@ -254,14 +294,13 @@ fn session_object(s: AuthSession) -> ObjectHandle {
     handle.into()
 }
 
-/// Seal 32 random bytes from the TPM's own RNG mixed with the host's to `policy` on the TPM at
-/// `tcti`.
-pub fn seal(tcti: &str, policy: &PcrPolicy) -> Result<Sealed, String> {
+/// Seal 32 random bytes to `policy` (and `pin`, when given) on the TPM at `tcti`.
+pub fn seal(tcti: &str, policy: &PcrPolicy, pin: Option<&Pin>) -> Result<Sealed, String> {
     let mut secret = Zeroizing::new([0u8; 32]);
     getrandom::getrandom(secret.as_mut()).map_err(|e| format!("no random bytes: {e}"))?;
     let mut tpm = Tpm::open(tcti)?;
     let primary = tpm.primary()?;
-    let (_, policy_digest) = tpm.pcr_policy(primary, policy, SessionType::Trial)?;
+    let (_, policy_digest) = tpm.pcr_policy(primary, policy, pin.is_some(), SessionType::Trial)?;
     let attrs = ObjectAttributesBuilder::new()
         .with_fixed_tpm(true)
         .with_fixed_parent(true)
@@ -277,11 +316,12 @@ pub fn seal(tcti: &str, policy: &PcrPolicy) -> Result<Sealed, String> {
         .build()
         .map_err(tpm_err("sealed object template"))?;
     let data = SensitiveData::try_from(secret.to_vec()).map_err(tpm_err("sealed data"))?;
+    let auth = pin.map(Pin::auth).transpose()?;
     let session = tpm.encrypted_session(primary)?;
     let created = tpm
         .ctx
         .execute_with_session(Some(session), |c| {
-            c.create(primary, template, None, Some(data), None, None)
+            c.create(primary, template, auth, Some(data), None, None)
         })
         .map_err(tpm_err("creating the sealed object"))?;
     let private: &[u8] = created.out_private.as_ref();
@@ -296,12 +336,19 @@ pub fn seal(tcti: &str, policy: &PcrPolicy) -> Result<Sealed, String> {
         passphrase: Zeroizing::new(base64(secret.as_ref())),
         blob,
         policy_hash: policy_digest.to_vec(),
+        pin: pin.is_some(),
     })
 }
 
-/// Unseal `blob` (as [`seal`] or systemd-cryptenroll made it, legacy parent) under `policy`;
-/// returns the LUKS passphrase. Fails when the PCRs no longer match.
-pub fn unseal(tcti: &str, policy: &PcrPolicy, blob: &[u8]) -> Result<Zeroizing<String>, String> {
+/// Unseal `blob` (as [`seal`] or systemd-cryptenroll made it, legacy parent) under `policy`,
+/// with `pin` when the blob was sealed with one; returns the LUKS passphrase. Fails when the
+/// PCRs no longer match or the PIN is wrong (or missing).
+pub fn unseal(
+    tcti: &str,
+    policy: &PcrPolicy,
+    blob: &[u8],
+    pin: Option<&Pin>,
+) -> Result<Zeroizing<String>, String> {
     let bad = || "TPM2 blob is truncated".to_string();
     let len = usize::from(u16::from_be_bytes(
         blob.get(..2)
@@ -322,14 +369,26 @@ pub fn unseal(tcti: &str, policy: &PcrPolicy, blob: &[u8]) -> Result<Zeroizing<S
         .execute_with_nullauth_session(|c| c.load(primary, private, public))
         .map_err(tpm_err("loading the sealed object"))?;
     tpm.handles.push(object.into());
+    if let Some(pin) = pin {
+        let auth = pin.auth()?;
+        tpm.ctx
+            .tr_set_auth(object.into(), auth)
+            .map_err(tpm_err("setting the PIN"))?;
+    }
     let enc = tpm.encrypted_session(primary)?;
-    let (policy_session, _) = tpm.pcr_policy(primary, policy, SessionType::Policy)?;
+    let (policy_session, _) =
+        tpm.pcr_policy(primary, policy, pin.is_some(), SessionType::Policy)?;
+    let what = if pin.is_some() {
+        "unsealing (do the PCRs still match the policy, is the PIN right?)"
+    } else {
+        "unsealing (do the PCRs still match the policy?)"
+    };
     let data = tpm
         .ctx
         .execute_with_sessions((Some(policy_session), Some(enc), None), |c| {
             c.unseal(object.into())
         })
-        .map_err(tpm_err("unsealing (do the PCRs still match the policy?)"))?;
+        .map_err(tpm_err(what))?;
     let secret = Zeroizing::new(data.to_vec());
     Ok(Zeroizing::new(base64(&secret)))
 }
@@ -348,31 +407,70 @@ mod tests {
     fn seal_unseal_and_refusal_after_pcr_extend() {
         let tpm = SwTpm::start();
         let policy = PcrPolicy::default_pcr7();
-        let sealed = seal(&tpm.tcti(), &policy).unwrap();
+        let sealed = seal(&tpm.tcti(), &policy, None).unwrap();
+        assert!(!sealed.pin);
         assert_eq!(sealed.passphrase.len(), 44);
         assert_eq!(sealed.policy_hash.len(), 32);
-        let again = unseal(&tpm.tcti(), &policy, &sealed.blob).unwrap();
+        let again = unseal(&tpm.tcti(), &policy, &sealed.blob, None).unwrap();
         assert_eq!(*again, *sealed.passphrase);
         // Another secret each time.
-        let other = seal(&tpm.tcti(), &policy).unwrap();
+        let other = seal(&tpm.tcti(), &policy, None).unwrap();
         assert_ne!(*other.passphrase, *sealed.passphrase);
         // The wrong policy for the blob is refused, as is the right one after PCR 7 moves.
         let pcr0 = PcrPolicy {
             pcrs: vec![0, 7],
             bank: Bank::Sha256,
         };
-        assert!(unseal(&tpm.tcti(), &pcr0, &sealed.blob).is_err());
+        assert!(unseal(&tpm.tcti(), &pcr0, &sealed.blob, None).is_err());
         tpm.extend(7);
-        let refused = unseal(&tpm.tcti(), &policy, &sealed.blob).unwrap_err();
+        let refused = unseal(&tpm.tcti(), &policy, &sealed.blob, None).unwrap_err();
         assert!(refused.contains("unsealing"), "{refused}");
         // A PCR not in the policy does not matter.
         let p5 = PcrPolicy {
             pcrs: vec![5],
             bank: Bank::Sha256,
         };
-        let s5 = seal(&tpm.tcti(), &p5).unwrap();
+        let s5 = seal(&tpm.tcti(), &p5, None).unwrap();
         tpm.extend(7);
-        assert_eq!(*unseal(&tpm.tcti(), &p5, &s5.blob).unwrap(), *s5.passphrase);
+        assert_eq!(
+            *unseal(&tpm.tcti(), &p5, &s5.blob, None).unwrap(),
+            *s5.passphrase
+        );
+    }
+
+    #[test]
+    fn a_pin_is_part_of_the_policy_and_needed_to_unseal() {
+        let tpm = SwTpm::start();
+        let policy = PcrPolicy::default_pcr7();
+        let pin = Pin::new("123456").unwrap();
+        let sealed = seal(&tpm.tcti(), &policy, Some(&pin)).unwrap();
+        assert!(sealed.pin);
+        // PolicyPCR then PolicyAuthValue: another digest than PolicyPCR alone.
+        let plain = seal(&tpm.tcti(), &policy, None).unwrap();
+        assert_ne!(sealed.policy_hash, plain.policy_hash);
+        assert_eq!(
+            *unseal(&tpm.tcti(), &policy, &sealed.blob, Some(&pin)).unwrap(),
+            *sealed.passphrase
+        );
+        assert!(unseal(&tpm.tcti(), &policy, &sealed.blob, None).is_err());
+        let wrong = Pin::new("123457").unwrap();
+        let refused = unseal(&tpm.tcti(), &policy, &sealed.blob, Some(&wrong)).unwrap_err();
+        assert!(refused.contains("PIN"), "{refused}");
+        // A PIN given for a token without one makes the policy differ: refused too.
+        assert!(unseal(&tpm.tcti(), &policy, &plain.blob, Some(&pin)).is_err());
+        // One wrong PIN does not lock the TPM out.
+        assert!(unseal(&tpm.tcti(), &policy, &sealed.blob, Some(&pin)).is_ok());
+        // The PCRs still count.
+        tpm.extend(7);
+        assert!(unseal(&tpm.tcti(), &policy, &sealed.blob, Some(&pin)).is_err());
+    }
+
+    #[test]
+    fn pins_are_checked_and_never_printed() {
+        assert!(Pin::new("").is_err());
+        assert!(Pin::new("12\0").is_err());
+        let pin = Pin::new("secret-4711").unwrap();
+        assert!(!format!("{pin:?}").contains("4711"));
     }
 
     #[test]
@@ -386,7 +484,8 @@ mod tests {
             unseal(
                 "swtpm:host=127.0.0.1,port=1",
                 &PcrPolicy::default_pcr7(),
-                &[0, 9, 1]
+                &[0, 9, 1],
+                None
             )
             .is_err()
         );

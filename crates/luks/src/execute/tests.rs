@@ -214,14 +214,16 @@ fn tpm2_token_replaces_the_generated_key_and_follows_pcr7() {
     assert_eq!(t["tpm2-pcr-bank"], "sha256");
     assert_eq!(t["tpm2-primary-alg"], "ecc");
     assert!(t.get("tpm2_srk").is_none());
-    let (policy, blob) = token::parse_systemd_tpm2(t).unwrap();
-    let pass = tpm2::unseal(&tpm.tcti(), &policy, &blob).unwrap();
+    let token::Tpm2Token { policy, blob, pin } = token::parse_systemd_tpm2(t).unwrap();
+    assert!(!pin);
+    assert_eq!(t["tpm2-pin"], false);
+    let pass = tpm2::unseal(&tpm.tcti(), &policy, &blob, None).unwrap();
     assert_eq!(
         volume::check_key(&img, pass.as_bytes(), Some(1)).unwrap(),
         1
     );
     tpm.extend(7);
-    assert!(tpm2::unseal(&tpm.tcti(), &policy, &blob).is_err());
+    assert!(tpm2::unseal(&tpm.tcti(), &policy, &blob, None).is_err());
     assert_eq!(
         crate::crypttab::line(&l, &done.uuid),
         format!(
@@ -320,4 +322,80 @@ fn sss_with_tang_and_tpm2_honours_the_threshold() {
         tang.up();
         clevis::check(&img, slot, &tpm.tcti()).unwrap();
     }
+}
+
+#[test]
+fn tpm2_pin_volume_needs_the_pin_and_gets_an_on_demand_crypttab_line() {
+    let tpm = SwTpm::start();
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), "a.img");
+    let l = luks(r#"{"name":"pinned","device":"/dev/vdb","kindlingTpm2":{"pin":"4711 Brünn"}}"#);
+    let done = run(&l, &img, None, &tpm.tcti()).unwrap();
+    assert!(done.persist_key.is_none());
+    assert_eq!(keyslots(&img), vec!["1"]);
+    let h = luks2(&img);
+    let t = h.tokens("systemd-tpm2")[0];
+    assert_eq!(t["tpm2-pin"], true);
+    // The PIN is nowhere in the header.
+    assert!(!h.metadata.to_string().contains("4711"));
+    let t = token::parse_systemd_tpm2(t).unwrap();
+    assert!(t.pin);
+    let pin = tpm2::Pin::new("4711 Brünn").unwrap();
+    let pass = tpm2::unseal(&tpm.tcti(), &t.policy, &t.blob, Some(&pin)).unwrap();
+    assert_eq!(volume::check_key(&img, pass.as_bytes(), None).unwrap(), 1);
+    assert!(tpm2::unseal(&tpm.tcti(), &t.policy, &t.blob, None).is_err());
+    assert_eq!(
+        crate::crypttab::line(&l, &done.uuid),
+        format!(
+            "pinned UUID={} none luks,tpm2-device=auto,noauto\n",
+            done.uuid
+        )
+    );
+}
+
+/// systemd-cryptenroll (252 on Debian 12) with `--tpm2-with-pin` on one image, Kindling with
+/// the same PIN and PCRs on another, same TPM: each side's sealed object opens with the other's
+/// derivation (Kindling unseals systemd's blob with the PIN) and both demand the same policy.
+#[test]
+fn tpm2_pin_token_matches_systemd_cryptenroll() {
+    let tpm = SwTpm::start();
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = image(dir.path(), "theirs.img");
+    let l = luks(
+        r#"{"name":"s","device":"/dev/vdb","keyFile":{"source":"data:,recovery"},"options":["--pbkdf=pbkdf2","--pbkdf-force-iterations=1000"]}"#,
+    );
+    run(&l, &theirs, Some(b"recovery"), &tpm.tcti()).unwrap();
+    let out = Command::new("systemd-cryptenroll")
+        .arg(format!("--tpm2-device={}", tpm.tcti()))
+        .args(["--tpm2-pcrs=7", "--tpm2-with-pin=yes"])
+        .arg(&theirs)
+        .env("PASSWORD", "recovery")
+        .env("NEWPIN", "0815")
+        .output()
+        .expect("systemd-cryptenroll (systemd) must be installed");
+    assert!(out.status.success(), "{out:?}");
+    let theirs_h = luks2(&theirs);
+    let their_token = theirs_h.tokens("systemd-tpm2")[0];
+    let t = token::parse_systemd_tpm2(their_token).unwrap();
+    assert!(t.pin);
+    let pin = tpm2::Pin::new("0815").unwrap();
+    let pass = tpm2::unseal(&tpm.tcti(), &t.policy, &t.blob, Some(&pin)).unwrap();
+    volume::check_key(&theirs, pass.as_bytes(), None).unwrap();
+    // Without the PIN the policy does not match: refused before the TPM checks any PIN.
+    assert!(tpm2::unseal(&tpm.tcti(), &t.policy, &t.blob, None).is_err());
+
+    let ours = image(dir.path(), "ours.img");
+    let l = luks(r#"{"name":"s","device":"/dev/vdb","kindlingTpm2":{"pin":"0815"}}"#);
+    run(&l, &ours, None, &tpm.tcti()).unwrap();
+    let ours_h = luks2(&ours);
+    let our_token = ours_h.tokens("systemd-tpm2")[0];
+    assert_eq!(
+        our_token["tpm2-policy-hash"],
+        their_token["tpm2-policy-hash"]
+    );
+    for field in ["tpm2-pin", "tpm2-pcrs", "tpm2-pcr-bank", "tpm2-primary-alg"] {
+        assert_eq!(our_token[field], their_token[field], "{field}");
+    }
+    let keys = |t: &serde_json::Value| t.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(our_token), keys(their_token));
 }
