@@ -1,5 +1,4 @@
-//! Runs scenarios one after another (the machine has two cores and TCG is slow) and prints
-//! each one's time and a summary line.
+//! Runs scenarios (a few at once) and prints each one's time and a summary line.
 
 use crate::check::{self, State};
 use crate::host::{self, Result};
@@ -27,32 +26,60 @@ pub struct Outcome {
 }
 
 /// Runs every scenario and prints the summary; returns whether all passed.
+///
+/// `KINDLING_VM_JOBS` scenarios run at once (default 2: one TCG guest keeps about one host core
+/// busy, so two fill this 2-core machine). Each scenario has its own directory, disks and servers.
 pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
-    let mut outcomes = Vec::new();
-    for s in scenarios {
-        eprintln!("--- scenario {}: {}", s.name, s.description);
-        let started = Instant::now();
-        let problems = match run_one(guest, s, &work.join(&s.name)) {
-            Ok(p) => p,
-            Err(e) => vec![e],
-        };
-        let secs = started.elapsed().as_secs_f64();
-        let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
-        eprintln!("{verdict} {} ({secs:.0} s)", s.name);
-        for p in &problems {
-            eprintln!("    {}", p.replace('\n', "\n    "));
+    let jobs = std::env::var("KINDLING_VM_JOBS")
+        .ok()
+        .and_then(|j| j.parse::<usize>().ok())
+        .filter(|&j| j > 0)
+        .unwrap_or(2);
+    let started = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(scenarios.len()) {
+            scope.spawn(|| {
+                while let Some(s) =
+                    scenarios.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let outcome = run_timed(guest, s, work);
+                    if let Ok(mut done) = done.lock() {
+                        done.push(outcome);
+                    }
+                }
+            });
         }
-        outcomes.push(Outcome {
-            name: s.name.clone(),
-            secs,
-            problems,
-        });
-    }
-    print_summary(&outcomes, work);
+    });
+    let mut outcomes = done.into_inner().unwrap_or_default();
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    print_summary(&outcomes, work, started.elapsed().as_secs_f64(), jobs);
     outcomes.iter().all(|o| o.problems.is_empty())
 }
 
-fn print_summary(outcomes: &[Outcome], work: &Path) {
+fn run_timed(guest: &Guest, s: &Scenario, work: &Path) -> Outcome {
+    eprintln!("--- scenario {}: {}", s.name, s.description);
+    let started = Instant::now();
+    let problems = match run_one(guest, s, &work.join(&s.name)) {
+        Ok(p) => p,
+        Err(e) => vec![e],
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
+    let mut text = format!("{verdict} {} ({secs:.0} s)", s.name);
+    for p in &problems {
+        text.push_str(&format!("\n    {}", p.replace('\n', "\n    ")));
+    }
+    eprintln!("{text}");
+    Outcome {
+        name: s.name.clone(),
+        secs,
+        problems,
+    }
+}
+
+fn print_summary(outcomes: &[Outcome], work: &Path, wall: f64, jobs: usize) {
     println!("\nVM scenarios (logs under {}):", work.display());
     for o in outcomes {
         let verdict = if o.problems.is_empty() {
@@ -65,7 +92,7 @@ fn print_summary(outcomes: &[Outcome], work: &Path) {
     let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
     let total: f64 = outcomes.iter().map(|o| o.secs).sum();
     println!(
-        "{} passed, {failed} failed ({total:.0} s)",
+        "{} passed, {failed} failed ({total:.0} s of scenarios in {wall:.0} s, {jobs} at once)",
         outcomes.len() - failed
     );
 }
