@@ -81,6 +81,8 @@ pub fn host_packages() -> Vec<String> {
         "kmod",
         // Config drive images (qemu/scenarios: disks with an `image`).
         "xorriso",
+        // UDF images (Azure's provisioning CD-ROM).
+        "genisoimage",
         "mtools",
         "dosfstools",
     ]
@@ -102,6 +104,7 @@ pub fn build(binary: &Path) -> Result<Guest> {
         tree_key.as_bytes(),
         HARNESS_RECIPE.as_bytes(),
         &host::dir_contents(&guest_dir)?,
+        &host::dir_contents(&root.join("systemd"))?,
     ])?;
 
     let root_image = Path::new(CACHE).join(format!("root-{root_key}.img"));
@@ -362,6 +365,7 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
         "usr/lib/systemd/system-preset/10-kindling-harness.preset",
         "0644",
     )?;
+    install_distro_units(tree)?;
     // Picked up by the dracut module instead of its refusing fallback.
     install(
         "ignition-kargs-helper",
@@ -397,6 +401,26 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
             .arg(tree)
             .args(["passwd", "-d", "root"]),
     )
+}
+
+/// Kindling's units for the real root (`systemd/`), installed and enabled as a distro
+/// package would (`systemctl enable`: a link in the `WantedBy=` target's `.wants`).
+fn install_distro_units(tree: &Path) -> Result<()> {
+    const UNIT: &str = "kindling-delete-config.service";
+    host::run(
+        Command::new("install")
+            .args(["-D", "-m", "0644"])
+            .arg(host::repo_root().join("systemd").join(UNIT))
+            .arg(tree.join("usr/lib/systemd/system").join(UNIT)),
+    )?;
+    let wants = tree.join("etc/systemd/system/sysinit.target.wants");
+    host::mkdir(&wants)?;
+    let link = wants.join(UNIT);
+    if !link.is_symlink() {
+        std::os::unix::fs::symlink(format!("/usr/lib/systemd/system/{UNIT}"), &link)
+            .map_err(|e| format!("cannot enable {UNIT}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn make_root_image(tree: &Path, image: &Path) -> Result<()> {

@@ -14,6 +14,7 @@ mod check;
 mod demo;
 mod host;
 mod image;
+mod metadata;
 mod runner;
 mod scenario;
 mod serve;

@@ -117,6 +117,8 @@ pub fn run_held(
         let label = format!("boot {}", i + 1);
         let (end, console) = setup.boot(s, boot, i, show)?;
         let mut bad = evaluate(boot, &end, &console, &setup.root_disk);
+        let seen = setup.stands.as_ref().map(|m| m.take()).unwrap_or_default();
+        bad.extend(crate::metadata::check(&boot.expect.requests, &seen));
         let boot_id = state_boot_id(&console);
         if boot_id.is_some() && boot_id == last_boot_id {
             bad.push("the guest reported the same boot id as the boot before".into());
@@ -199,6 +201,7 @@ struct Setup<'a> {
     http: Option<HttpServer>,
     tftp_dir: Option<PathBuf>,
     config: Option<PathBuf>,
+    stands: Option<crate::metadata::Stands>,
 }
 
 impl<'a> Setup<'a> {
@@ -220,7 +223,7 @@ impl<'a> Setup<'a> {
         for (i, d) in s.disks.iter().enumerate() {
             if let Some(image) = &d.image {
                 let ext = match image.kind {
-                    ImageKind::Iso9660 => "iso",
+                    ImageKind::Iso9660 | ImageKind::Udf => "iso",
                     ImageKind::Vfat => "img",
                 };
                 let path = dir.join(format!("disk{}.{ext}", i + 1));
@@ -274,6 +277,11 @@ impl<'a> Setup<'a> {
                 Duration::from_secs(s.serve.http_delay_secs),
             )?)
         };
+        let stands = if s.serve.azure {
+            Some(crate::metadata::Stands::azure()?)
+        } else {
+            None
+        };
         let tftp_dir = if s.serve.tftp.is_empty() {
             None
         } else {
@@ -294,6 +302,7 @@ impl<'a> Setup<'a> {
             http,
             tftp_dir,
             config,
+            stands,
         })
     }
 
@@ -348,6 +357,12 @@ impl<'a> Setup<'a> {
                 fw_cfg: fw_cfg.clone(),
                 http_port: self.http.as_ref().map(|h| h.port),
                 tftp_dir: self.tftp_dir.clone(),
+                network: s.serve.azure.then_some(crate::metadata::NETWORK),
+                guestfwd: self
+                    .stands
+                    .as_ref()
+                    .map(|m| m.forwards.clone())
+                    .unwrap_or_default(),
                 hostfwd: s.hostfwd(),
                 tpm_state: s.tpm.then(|| self.dir.join("tpm")),
                 kargs_dir: self.dir.join("kargs"),

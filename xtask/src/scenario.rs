@@ -82,6 +82,9 @@ pub enum ImageKind {
     Iso9660,
     /// Made with `mkfs.vfat` and filled with `mcopy`.
     Vfat,
+    /// UDF 1.02 (with an ISO 9660 bridge) made with `genisoimage -udf`, as Azure's
+    /// provisioning CD-ROM.
+    Udf,
 }
 
 impl Disk {
@@ -91,8 +94,8 @@ impl Disk {
             (None, None) => Some("a blank disk needs sizeMib"),
             (None, _) if self.cdrom => Some("a CD-ROM needs an image"),
             (Some(_), _) if self.layout.is_some() => Some("an image disk takes no layout"),
-            (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660) => {
-                Some("an iso9660 image is sized by its files: no sizeMib")
+            (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660 | ImageKind::Udf) => {
+                Some("an iso9660 or udf image is sized by its files: no sizeMib")
             }
             _ => None,
         }
@@ -113,6 +116,10 @@ pub struct Serve {
     /// Files served by QEMU's built-in TFTP server at `tftp://10.0.2.2/<name>`.
     #[serde(default)]
     pub tftp: BTreeMap<String, String>,
+    /// Azure's IMDS (169.254.169.254) and wireserver (168.63.129.16) stand-ins
+    /// (`crate::metadata`); the guest network is then `metadata::NETWORK`.
+    #[serde(default)]
+    pub azure: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +166,9 @@ pub struct Expect {
     /// The boot must stop in emergency mode with this failure summary.
     #[serde(default)]
     pub failure: Option<FailureExpect>,
+    /// Requests that must have reached the metadata stand-ins during this boot.
+    #[serde(default)]
+    pub requests: Vec<crate::metadata::RequestExpect>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +267,12 @@ impl Scenario {
         s.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if s.boots.is_empty() {
             return Err(format!("scenario {}: no boots", path.display()));
+        }
+        if s.serve.azure && !(s.serve.http.is_empty() && s.serve.tftp.is_empty()) {
+            return Err(format!(
+                "scenario {}: the azure stand-ins change the guest network: no http or tftp",
+                path.display()
+            ));
         }
         for (i, disk) in s.disks.iter().enumerate() {
             if let Some(problem) = disk.problem() {

@@ -25,6 +25,10 @@ pub struct Boot<'a> {
     /// Loopback port the guest reaches at http://10.0.2.100/.
     pub http_port: Option<u16>,
     pub tftp_dir: Option<PathBuf>,
+    /// The user network (`net=`) when not QEMU's default 10.0.2.0/24.
+    pub network: Option<&'static str>,
+    /// (guest address, loopback port): guest port 80 at that address goes to 127.0.0.1.
+    pub guestfwd: Vec<(String, u16)>,
     /// (host port on 127.0.0.1, guest port).
     pub hostfwd: Vec<(u16, u16)>,
     /// swtpm state directory; a TPM is attached when set.
@@ -94,6 +98,14 @@ impl Boot<'_> {
                 .arg(format!("name={name},file={}", file.display()));
         }
         let mut net = String::from("user,id=n0,restrict=on");
+        if let Some(network) = self.network {
+            net.push_str(&format!(",net={network}"));
+        }
+        for (addr, port) in &self.guestfwd {
+            net.push_str(&format!(
+                ",guestfwd=tcp:{addr}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
+            ));
+        }
         if let Some(port) = self.http_port {
             net.push_str(&format!(
                 ",guestfwd=tcp:{HTTP_GUEST_ADDR}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"

@@ -1,5 +1,6 @@
 //! Filesystem images built from a scenario's files when it starts: ISO 9660 with `xorriso`,
-//! FAT with `mkfs.vfat` and `mcopy` (mtools), so the host needs no kernel support for either.
+//! FAT with `mkfs.vfat` and `mcopy` (mtools), UDF with `genisoimage -udf`, so the host needs
+//! no kernel support for any of them.
 
 use crate::host::{self, Result};
 use crate::scenario::{DiskImage, ImageKind, Scenario};
@@ -42,6 +43,14 @@ pub fn build(
                     &image.label,
                     "-o",
                 ])
+                .arg(out)
+                .arg(staging),
+        ),
+        // genisoimage writes UDF 1.02 next to an ISO 9660 bridge (what Azure's provisioning
+        // media looks like); blkid reports such a disc as udf, so the guest mounts it as UDF.
+        ImageKind::Udf => host::run(
+            Command::new("genisoimage")
+                .args(["-quiet", "-udf", "-J", "-R", "-V", &image.label, "-o"])
                 .arg(out)
                 .arg(staging),
         ),
@@ -117,6 +126,35 @@ mod tests {
         )
         .unwrap();
         assert!(listing.contains("/openstack/latest/user_data"), "{listing}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_udf_image_is_udf_to_blkid_and_carries_its_files() {
+        let dir = scratch("udf");
+        let s = scenario(
+            &dir,
+            r#"{"image": {"kind": "udf", "label": "rd_rdfe_stable", "files": {"ovf-env.xml": "c.ign", "CustomData.bin": "c.ign"}}, "cdrom": true}"#,
+        );
+        let Some(image) = &s.disks[0].image else {
+            panic!("no image parsed");
+        };
+        let out = dir.join("x.iso");
+        build(&s, image, 0, &dir.join("staging"), &out).unwrap();
+        let probe = host::output(Command::new("blkid").arg("-p").arg(&out)).unwrap();
+        assert!(probe.contains("TYPE=\"udf\""), "{probe}");
+        assert!(probe.contains("LABEL=\"rd_rdfe_stable\""), "{probe}");
+        // The UDF file identifier descriptors carry the names (OSTA CS0: 8-bit here).
+        let bytes = host::read(&out).unwrap();
+        for name in [&b"CustomData.bin"[..], b"ovf-env.xml"] {
+            assert!(
+                bytes
+                    .windows(name.len() + 1)
+                    .any(|w| w[0] == 8 && &w[1..] == name),
+                "{} not in the UDF directory",
+                String::from_utf8_lossy(name)
+            );
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 
