@@ -122,6 +122,9 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
     for (disk, want) in &expect.partitions {
         check_partitions(disk, want, state.get("disk", disk), &mut bad);
     }
+    for (dev, want) in &expect.filesystems {
+        check_fs(dev, want, state.get("fs", dev), &mut bad);
+    }
     for (mount, want) in &expect.mounts {
         match state.get("mount", mount) {
             Some([source, fstype, ..]) => {
@@ -302,6 +305,48 @@ fn check_partitions(
     }
 }
 
+/// The collector's `fs <dev> <blkid exit status> <base64 of blkid -p -o export>`.
+fn check_fs(
+    dev: &str,
+    want: &crate::scenario::FsExpect,
+    got: Option<&[String]>,
+    bad: &mut Vec<String>,
+) {
+    let Some([status, export, ..]) = got else {
+        bad.push(format!("filesystem {dev}: not reported"));
+        return;
+    };
+    let text = base64_decode(export)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // blkid: 2 = no signature, 8 = ambivalent (several signatures).
+    let found = match status.as_str() {
+        "0" => value("TYPE"),
+        "2" => String::new(),
+        "8" => "(ambivalent)".into(),
+        other => format!("(blkid exit status {other})"),
+    };
+    let mut differs =
+        |what: &str, got: String, want: &Option<String>, same: fn(&str, &str) -> bool| {
+            if let Some(w) = want
+                && !same(&got, w)
+            {
+                bad.push(format!("filesystem {dev}: {what} {got:?}, expected {w:?}"));
+            }
+        };
+    differs("type", found, &want.fs_type, |a, b| a == b);
+    differs("label", value("LABEL"), &want.label, |a, b| a == b);
+    differs("uuid", value("UUID"), &want.uuid, |a, b| {
+        a.eq_ignore_ascii_case(b)
+    });
+}
+
 /// Checks the console of a boot that had to stop in emergency mode.
 pub fn failure(want: &FailureExpect, console: &str) -> Vec<String> {
     let mut bad = Vec::new();
@@ -319,6 +364,11 @@ pub fn failure(want: &FailureExpect, console: &str) -> Vec<String> {
     for needle in &want.contains {
         if !summary.contains(needle.as_str()) {
             bad.push(format!("summary does not contain {needle:?}:\n{summary}"));
+        }
+    }
+    for needle in &want.console {
+        if !console.contains(needle.as_str()) {
+            bad.push(format!("the console does not show {needle:?}"));
         }
     }
     bad
@@ -360,16 +410,42 @@ mod tests {
     }
 
     #[test]
+    fn filesystems_are_compared_with_blkid() {
+        // TYPE=ext4 LABEL=data UUID=AB-CD
+        let export = "VFlQRT1leHQ0CkxBQkVMPWRhdGEKVVVJRD1BQi1DRAo=";
+        let console = format!(
+            "=====KINDLING-STATE-BEGIN=====\nfs\t/dev/vdb1\t0\t{export}\n\
+             fs\t/dev/vdb2\t2\t\nfs\t/dev/vdb3\t8\t\n=====KINDLING-STATE-END=====\n"
+        );
+        let state = State::parse(&console).unwrap();
+        let expect: Expect = serde_json::from_str(
+            r#"{"filesystems": {"/dev/vdb1": {"type": "ext4", "label": "data", "uuid": "ab-cd"},
+                                "/dev/vdb2": {"type": ""}, "/dev/vdb3": {"type": "(ambivalent)"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(super::state(&expect, &state), Vec::<String>::new());
+        let wrong: Expect = serde_json::from_str(
+            r#"{"filesystems": {"/dev/vdb1": {"type": "xfs", "label": "x"},
+                                "/dev/vdb2": {"type": "ext4"}, "/dev/vdc": {}}}"#,
+        )
+        .unwrap();
+        assert_eq!(super::state(&wrong, &state).len(), 4);
+    }
+
+    #[test]
     fn failure_summary_must_name_the_stage() {
         let console = "x\n==== Kindling: provisioning failed ====\nStage:   files (ignition-files.service)\nError:\n  bad hash\n=====\n";
-        let want = FailureExpect {
+        let mut want = FailureExpect {
             stage: "files".into(),
             contains: vec!["bad hash".into()],
+            console: vec!["x\n".into()],
         };
         assert!(failure(&want, console).is_empty());
+        want.console.push("refusal".into());
+        assert_eq!(failure(&want, console).len(), 1);
         let other = FailureExpect {
             stage: "disks".into(),
-            contains: vec![],
+            ..FailureExpect::default()
         };
         assert_eq!(failure(&other, console).len(), 1);
     }

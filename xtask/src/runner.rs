@@ -12,6 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod config_drive;
+pub mod disk_fill;
+pub mod guest_report;
 
 /// How many reboots the kernel-argument helper may ask for within one scenario boot.
 const MAX_KARGS_REBOOTS: usize = 2;
@@ -115,8 +117,19 @@ pub fn run_held(
     let mut last_boot_id = None;
     for (i, boot) in s.boots.iter().enumerate() {
         let label = format!("boot {}", i + 1);
+        let sums = if boot.expect.disks_unchanged {
+            disk_fill::checksums(&setup.disks)?
+        } else {
+            Vec::new()
+        };
         let (end, console) = setup.boot(s, boot, i, show)?;
         let mut bad = evaluate(boot, &end, &console, &setup.root_disk);
+        if boot.expect.disks_unchanged {
+            bad.extend(disk_fill::changed(&setup.disks, &sums)?);
+        }
+        if let Some(state) = State::parse(&console) {
+            guest_report::save(&state, dir, i + 1)?;
+        }
         let seen = setup.stands.as_ref().map(|m| m.take()).unwrap_or_default();
         bad.extend(crate::metadata::check(&boot.expect.requests, &seen));
         let boot_id = state_boot_id(&console);
@@ -263,6 +276,9 @@ impl<'a> Setup<'a> {
                     ));
                 }
             }
+            let scratch = dir.join(format!("disk{}-fill", i + 1));
+            disk_fill::fill(&path, &d.filesystems, &scratch)
+                .map_err(|e| format!("disk {}: {e}", i + 1))?;
             disks.push(path);
         }
         let http = if s.serve.http.is_empty() {

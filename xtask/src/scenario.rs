@@ -60,6 +60,9 @@ pub struct Disk {
     /// Attach as a read-only CD-ROM (`/dev/sr0`, … on virtio-scsi) instead of a virtio disk.
     #[serde(default)]
     pub cdrom: bool,
+    /// Filesystems made on the host and copied into this blank disk (after its layout).
+    #[serde(default)]
+    pub filesystems: Vec<crate::runner::disk_fill::Preload>,
 }
 
 /// Size of a `vfat` image when the scenario gives none.
@@ -94,10 +97,13 @@ impl Disk {
             (None, None) => Some("a blank disk needs sizeMib"),
             (None, _) if self.cdrom => Some("a CD-ROM needs an image"),
             (Some(_), _) if self.layout.is_some() => Some("an image disk takes no layout"),
+            (Some(_), _) if !self.filesystems.is_empty() => {
+                Some("an image disk takes no filesystems")
+            }
             (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660 | ImageKind::Udf) => {
                 Some("an iso9660 or udf image is sized by its files: no sizeMib")
             }
-            _ => None,
+            _ => self.filesystems.iter().find_map(|f| f.problem()),
         }
     }
 }
@@ -169,6 +175,28 @@ pub struct Expect {
     /// Requests that must have reached the metadata stand-ins during this boot.
     #[serde(default)]
     pub requests: Vec<crate::metadata::RequestExpect>,
+    /// Every scenario disk (not the root) is byte-identical after this boot (sha256).
+    #[serde(default)]
+    pub disks_unchanged: bool,
+    /// Device → what `blkid -p` finds on it (`"type": ""`: no signature at all).
+    #[serde(default)]
+    pub filesystems: BTreeMap<String, FsExpect>,
+    /// Stages (`disks`, …) whose start and end times the guest reports (kept in
+    /// `stage-times-<boot>.json`, read by `cargo xtask bench --vm`).
+    #[serde(default)]
+    pub stage_times: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FsExpect {
+    #[serde(default, rename = "type")]
+    pub fs_type: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Compared case-insensitively.
+    #[serde(default)]
+    pub uuid: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -252,6 +280,10 @@ pub struct FailureExpect {
     /// Text the console summary must contain.
     #[serde(default)]
     pub contains: Vec<String>,
+    /// Text that must be anywhere on this boot's console (with
+    /// `systemd.journald.forward_to_console=1` the stages' logs are there too).
+    #[serde(default)]
+    pub console: Vec<String>,
 }
 
 impl Scenario {
@@ -339,6 +371,12 @@ pub fn checks(expect: &Expect) -> String {
     }
     for mount in expect.mounts.keys() {
         lines.push(format!("mount {mount}"));
+    }
+    for dev in expect.filesystems.keys() {
+        lines.push(format!("fs {dev}"));
+    }
+    for stage in &expect.stage_times {
+        lines.push(format!("stagetime {stage}"));
     }
     if expect.stages_ran.is_some() {
         for stage in ["fetch-offline", "files"] {

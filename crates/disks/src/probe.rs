@@ -205,14 +205,15 @@ mod tests {
         assert_eq!(parse_wipefs_line(",zfs_member,").fs_type, "zfs_member");
     }
 
-    /// filesystem.reuse.ambivalent: ext4 with ZFS uberblocks left at the end of the device.
-    /// libblkid's safe probe gives up (ambivalent); the first signature is the ext4 one.
+    /// filesystem.reuse.ambivalent: ext4 with ZFS uberblocks left at the end of the device
+    /// (libblkid looks for ZFS on devices of 64 MiB or more). The safe probe gives up
+    /// (ambivalent); the first signature is the ext4 one.
     #[test]
     fn an_ambivalent_device_reports_its_first_signature() {
         use std::io::{Seek, SeekFrom, Write};
         let dir = tempfile::tempdir().unwrap();
         let img = dir.path().join("fs.img");
-        let size = 32u64 << 20;
+        let size = 64u64 << 20;
         std::fs::File::create(&img).unwrap().set_len(size).unwrap();
         let st = Command::new("mkfs.ext4")
             .args(["-q", "-F", "-L", "some-label"])
@@ -233,9 +234,12 @@ mod tests {
                 f.seek(SeekFrom::Start(label + (128 << 10) + slot * 1024))
                     .unwrap();
                 f.write_all(&0x00ba_b10c_u64.to_le_bytes()).unwrap();
+                f.write_all(&5000u64.to_le_bytes()).unwrap();
             }
         }
         drop(f);
+        let safe = Command::new("blkid").arg("-p").arg(&img).status().unwrap();
+        assert_eq!(safe.code(), Some(8), "not ambivalent");
         let found = probe(&whole).unwrap().unwrap();
         assert_eq!(
             (
