@@ -124,10 +124,11 @@ impl Pin {
         Ok(Pin(Zeroizing::new(pin.to_string())))
     }
 
-    /// The sealed object's auth value: SHA-256 of the PIN, as systemd 252 derives it.
+    /// The sealed object's auth value: SHA-256 of the PIN, as systemd 252 derives it (`Auth`
+    /// zeroes itself on drop).
     fn auth(&self) -> Result<Auth, String> {
-        let digest = Zeroizing::new(Sha256::digest(self.0.as_bytes()).to_vec());
-        Auth::try_from(digest.to_vec()).map_err(tpm_err("PIN auth value"))
+        Auth::try_from(Sha256::digest(self.0.as_bytes()).to_vec())
+            .map_err(tpm_err("PIN auth value"))
     }
 }
 
