@@ -85,6 +85,9 @@ pub fn host_packages() -> Vec<String> {
         "genisoimage",
         "mtools",
         "dosfstools",
+        // The tang server for clevis scenarios (tangd; jose prints key thumbprints).
+        "tang",
+        "jose",
     ]
     .iter()
     .map(|s| s.to_string())

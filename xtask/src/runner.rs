@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod config_drive;
+mod tang;
 pub mod disk_fill;
 pub mod guest_report;
 
@@ -212,6 +213,7 @@ struct Setup<'a> {
     disks: Vec<PathBuf>,
     cdroms: Vec<PathBuf>,
     http: Option<HttpServer>,
+    tang: Option<tang::TangServer>,
     tftp_dir: Option<PathBuf>,
     config: Option<PathBuf>,
     stands: Option<crate::metadata::Stands>,
@@ -298,6 +300,13 @@ impl<'a> Setup<'a> {
         } else {
             None
         };
+        let tang = if s.serve.tang {
+            Some(tang::TangServer::start(
+                &host::repo_root().join(tang::KEY_DIR),
+            )?)
+        } else {
+            None
+        };
         let tftp_dir = if s.serve.tftp.is_empty() {
             None
         } else {
@@ -316,6 +325,7 @@ impl<'a> Setup<'a> {
             disks,
             cdroms,
             http,
+            tang,
             tftp_dir,
             config,
             stands,
@@ -359,6 +369,9 @@ impl<'a> Setup<'a> {
             host::write(&flag, "1")?;
             fw_cfg.push(("opt/kindling/hold".into(), flag));
         }
+        if let Some(tang) = &self.tang {
+            tang.set_up(!boot.tang_down);
+        }
         let mut console = String::new();
         for attempt in 0..=MAX_KARGS_REBOOTS {
             let cmdline = String::from_utf8_lossy(&host::read(&store)?)
@@ -372,6 +385,7 @@ impl<'a> Setup<'a> {
                 cmdline: cmdline.clone(),
                 fw_cfg: fw_cfg.clone(),
                 http_port: self.http.as_ref().map(|h| h.port),
+                tang_port: self.tang.as_ref().map(|t| t.port),
                 tftp_dir: self.tftp_dir.clone(),
                 network: s.serve.azure.then_some(crate::metadata::NETWORK),
                 guestfwd: self

@@ -122,6 +122,10 @@ pub struct Serve {
     /// Files served by QEMU's built-in TFTP server at `tftp://10.0.2.2/<name>`.
     #[serde(default)]
     pub tftp: BTreeMap<String, String>,
+    /// A tang server (`tangd` with the test keys of `qemu/tang-keys/`) at
+    /// `http://10.0.2.101/`.
+    #[serde(default)]
+    pub tang: bool,
     /// Azure's IMDS (169.254.169.254) and wireserver (168.63.129.16) stand-ins
     /// (`crate::metadata`); the guest network is then `metadata::NETWORK`.
     #[serde(default)]
@@ -139,6 +143,9 @@ pub struct Boot {
     /// Seconds before the boot counts as hung.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// The tang server is down for this boot (connections closed unanswered).
+    #[serde(default)]
+    pub tang_down: bool,
     pub expect: Expect,
 }
 
@@ -303,6 +310,12 @@ impl Scenario {
         if s.serve.azure && !(s.serve.http.is_empty() && s.serve.tftp.is_empty()) {
             return Err(format!(
                 "scenario {}: the azure stand-ins change the guest network: no http or tftp",
+                path.display()
+            ));
+        }
+        if !s.serve.tang && s.boots.iter().any(|b| b.tang_down) {
+            return Err(format!(
+                "scenario {}: tangDown needs \"serve\": {{\"tang\": true}}",
                 path.display()
             ));
         }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// Guest address that guestfwd maps to the loopback HTTP server.
 pub const HTTP_GUEST_ADDR: &str = "10.0.2.100";
+/// Guest address that guestfwd maps to the loopback tang server (port 80).
+pub const TANG_GUEST_ADDR: &str = "10.0.2.101";
 pub const STATE_END: &str = "=====KINDLING-STATE-END=====";
 pub const FAILURE_BANNER: &str = "Kindling: provisioning failed";
 
@@ -24,6 +26,8 @@ pub struct Boot<'a> {
     pub fw_cfg: Vec<(String, PathBuf)>,
     /// Loopback port the guest reaches at http://10.0.2.100/.
     pub http_port: Option<u16>,
+    /// Loopback port the guest reaches at http://10.0.2.101/ (tang).
+    pub tang_port: Option<u16>,
     pub tftp_dir: Option<PathBuf>,
     /// The user network (`net=`) when not QEMU's default 10.0.2.0/24.
     pub network: Option<&'static str>,
@@ -109,6 +113,11 @@ impl Boot<'_> {
         if let Some(port) = self.http_port {
             net.push_str(&format!(
                 ",guestfwd=tcp:{HTTP_GUEST_ADDR}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
+            ));
+        }
+        if let Some(port) = self.tang_port {
+            net.push_str(&format!(
+                ",guestfwd=tcp:{TANG_GUEST_ADDR}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
             ));
         }
         if let Some(dir) = &self.tftp_dir {
