@@ -369,7 +369,6 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
         "0644",
     )?;
     install_distro_units(tree)?;
-    install_distro_units(tree)?;
     // Picked up by the dracut module instead of its refusing fallback.
     install(
         "ignition-kargs-helper",
@@ -405,26 +404,6 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
             .arg(tree)
             .args(["passwd", "-d", "root"]),
     )
-}
-
-/// Kindling's units for the real root (`systemd/`), installed and enabled as a distro
-/// package would (`systemctl enable`: a link in the `WantedBy=` target's `.wants`).
-fn install_distro_units(tree: &Path) -> Result<()> {
-    const UNIT: &str = "kindling-delete-config.service";
-    host::run(
-        Command::new("install")
-            .args(["-D", "-m", "0644"])
-            .arg(host::repo_root().join("systemd").join(UNIT))
-            .arg(tree.join("usr/lib/systemd/system").join(UNIT)),
-    )?;
-    let wants = tree.join("etc/systemd/system/sysinit.target.wants");
-    host::mkdir(&wants)?;
-    let link = wants.join(UNIT);
-    if !link.is_symlink() {
-        std::os::unix::fs::symlink(format!("/usr/lib/systemd/system/{UNIT}"), &link)
-            .map_err(|e| format!("cannot enable {UNIT}: {e}"))?;
-    }
-    Ok(())
 }
 
 /// Kindling's units for the real root (`systemd/`), installed and enabled as a distro

@@ -125,8 +125,6 @@ pub fn run_held(
         };
         let (end, console) = setup.boot(s, boot, i, show)?;
         let mut bad = evaluate(boot, &end, &console, &setup.root_disk);
-        let seen = setup.stands.as_ref().map(|m| m.take()).unwrap_or_default();
-        bad.extend(crate::metadata::check(&boot.expect.requests, &seen));
         if boot.expect.disks_unchanged {
             bad.extend(disk_fill::changed(&setup.disks, &sums)?);
         }
@@ -306,11 +304,6 @@ impl<'a> Setup<'a> {
             Some(tang::TangServer::start(
                 &host::repo_root().join(tang::KEY_DIR),
             )?)
-        } else {
-            None
-        };
-        let stands = if s.serve.azure {
-            Some(crate::metadata::Stands::azure()?)
         } else {
             None
         };

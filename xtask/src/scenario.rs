@@ -122,10 +122,6 @@ pub struct Serve {
     /// Files served by QEMU's built-in TFTP server at `tftp://10.0.2.2/<name>`.
     #[serde(default)]
     pub tftp: BTreeMap<String, String>,
-    /// Azure's IMDS (169.254.169.254) and wireserver (168.63.129.16) stand-ins
-    /// (`crate::metadata`); the guest network is then `metadata::NETWORK`.
-    #[serde(default)]
-    pub azure: bool,
     /// A tang server (`tangd` with the test keys of `qemu/tang-keys/`) at
     /// `http://10.0.2.101/`.
     #[serde(default)]
@@ -183,9 +179,6 @@ pub struct Expect {
     /// The boot must stop in emergency mode with this failure summary.
     #[serde(default)]
     pub failure: Option<FailureExpect>,
-    /// Requests that must have reached the metadata stand-ins during this boot.
-    #[serde(default)]
-    pub requests: Vec<crate::metadata::RequestExpect>,
     /// Requests that must have reached the metadata stand-ins during this boot.
     #[serde(default)]
     pub requests: Vec<crate::metadata::RequestExpect>,
@@ -323,12 +316,6 @@ impl Scenario {
         if !s.serve.tang && s.boots.iter().any(|b| b.tang_down) {
             return Err(format!(
                 "scenario {}: tangDown needs \"serve\": {{\"tang\": true}}",
-                path.display()
-            ));
-        }
-        if s.serve.azure && !(s.serve.http.is_empty() && s.serve.tftp.is_empty()) {
-            return Err(format!(
-                "scenario {}: the azure stand-ins change the guest network: no http or tftp",
                 path.display()
             ));
         }

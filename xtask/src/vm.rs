@@ -110,14 +110,6 @@ impl Boot<'_> {
                 ",guestfwd=tcp:{addr}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
             ));
         }
-        if let Some(network) = self.network {
-            net.push_str(&format!(",net={network}"));
-        }
-        for (addr, port) in &self.guestfwd {
-            net.push_str(&format!(
-                ",guestfwd=tcp:{addr}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
-            ));
-        }
         if let Some(port) = self.http_port {
             net.push_str(&format!(
                 ",guestfwd=tcp:{HTTP_GUEST_ADDR}:80-cmd:socat STDIO TCP4:127.0.0.1:{port}"
