@@ -49,7 +49,7 @@ const GUEST_PACKAGES: &[&str] = &[
 /// Bump when the way the tree is made changes in a way its inputs do not show.
 const TREE_RECIPE: &str = "tree-v1";
 /// Bump when `configure_tree` changes.
-const HARNESS_RECIPE: &str = "harness-v4";
+const HARNESS_RECIPE: &str = "harness-v5";
 const ROOT_SIZE: &str = "2G";
 /// dracut modules a generic initramfs would pull in that provisioning never uses.
 const OMIT: &str = "plymouth i18n network-legacy network-manager connman nfs iscsi nbd fcoe \
@@ -375,6 +375,10 @@ fn configure_tree(tree: &Path, guest_dir: &Path) -> Result<()> {
         "usr/sbin/ignition-kargs-helper",
         "0755",
     )?;
+    // The test distro's dracut module (root made by the disks stage, unlocked at later boots).
+    let testroot = tree.join("usr/lib/dracut/modules.d/50kindling-testroot");
+    let _ = std::fs::remove_dir_all(&testroot);
+    copy_into(&guest_dir.join("dracut/50kindling-testroot"), &testroot)?;
     let wants = tree.join("etc/systemd/system/multi-user.target.wants");
     host::mkdir(&wants)?;
     let link = wants.join("kindling-collect.service");
@@ -493,7 +497,7 @@ fn make_initrd(tree: &Path, kver: &str, binary: &Path, module: &Path, out: &Path
                 ])
                 // Uncompressed: faster to build, and faster to unpack on an emulated CPU.
                 .arg("--no-compress")
-                .args(["--add", "kindling", "--omit", OMIT])
+                .args(["--add", "kindling kindling-testroot", "--omit", OMIT])
                 .args(["--kver", kver, partial]),
         )
     };
