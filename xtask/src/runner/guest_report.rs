@@ -48,15 +48,23 @@ fn stage_time(line: &str) -> Option<serde_json::Value> {
     Some(serde_json::json!({"start": start, "end": end, "secs": end - start}))
 }
 
-/// Prints a stage's wall time and its operations from a scenario's saved report, with the
-/// operations that ran inside another one indented under it.
+/// Prints a stage's wall time and its operations from a scenario's saved report.
 pub fn print_stage(dir: &Path, boot: usize, stage: &str) -> Result<()> {
-    let times: serde_json::Value = read_json(&dir.join(format!("stage-times-{boot}.json")))?;
-    let ops: serde_json::Value = read_json(&dir.join(format!("ops-{boot}.json")))?;
-    match times[stage]["secs"].as_f64() {
-        Some(secs) => println!("{stage} stage wall time (systemd start to finish): {secs:.2} s"),
-        None => println!("{stage} stage wall time: not reported"),
+    let times = read_json(&dir.join(format!("stage-times-{boot}.json")))?;
+    let ops = read_json(&dir.join(format!("ops-{boot}.json")))?;
+    for line in stage_lines(&times, &ops, stage) {
+        println!("{line}");
     }
+    Ok(())
+}
+
+/// The wall time line, then one line per operation, those that ran inside another one
+/// indented under it.
+fn stage_lines(times: &serde_json::Value, ops: &serde_json::Value, stage: &str) -> Vec<String> {
+    let mut lines = vec![match times[stage]["secs"].as_f64() {
+        Some(secs) => format!("{stage} stage wall time (systemd start to finish): {secs:.2} s"),
+        None => format!("{stage} stage wall time: not reported"),
+    }];
     let ops: Vec<&serde_json::Value> = ops
         .as_array()
         .into_iter()
@@ -64,15 +72,14 @@ pub fn print_stage(dir: &Path, boot: usize, stage: &str) -> Result<()> {
         .filter(|o| o["stage"] == stage)
         .collect();
     for (i, op) in ops.iter().enumerate() {
-        let depth = nesting(&ops, i);
-        println!(
+        lines.push(format!(
             "  {:>9.1} ms  {}{}",
             op["duration_ms"].as_f64().unwrap_or_default(),
-            "  ".repeat(depth),
+            "  ".repeat(nesting(&ops, i)),
             op["name"].as_str().unwrap_or_default()
-        );
+        ));
     }
-    Ok(())
+    lines
 }
 
 /// Records are written when an operation ends and ids are given when one starts (hex), so an
@@ -111,6 +118,29 @@ mod tests {
         let refs: Vec<&serde_json::Value> = ops.iter().collect();
         let depths: Vec<usize> = (0..refs.len()).map(|i| nesting(&refs, i)).collect();
         assert_eq!(depths, [0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn stage_lines_show_wall_time_and_nested_operations() {
+        let times = serde_json::json!({"disks": {"start": 1.0, "end": 3.5, "secs": 2.5}});
+        let ops = serde_json::json!([
+            {"stage": "fetch", "id": "0", "name": "fetching", "duration_ms": 1.0},
+            {"stage": "disks", "id": "0", "name": "planning", "duration_ms": 700.0},
+            {"stage": "disks", "id": "2", "name": "mkfs", "duration_ms": 1200.5},
+            {"stage": "disks", "id": "1", "name": "formatting", "duration_ms": 1300.0}]);
+        assert_eq!(
+            stage_lines(&times, &ops, "disks"),
+            [
+                "disks stage wall time (systemd start to finish): 2.50 s",
+                "      700.0 ms  planning",
+                "     1200.5 ms    mkfs",
+                "     1300.0 ms  formatting",
+            ]
+        );
+        assert_eq!(
+            stage_lines(&serde_json::json!({}), &ops, "files"),
+            ["files stage wall time: not reported"]
+        );
     }
 
     #[test]
