@@ -307,9 +307,9 @@ impl Scenario {
         if s.boots.is_empty() {
             return Err(format!("scenario {}: no boots", path.display()));
         }
-        if s.serve.azure && !(s.serve.http.is_empty() && s.serve.tftp.is_empty()) {
+        if s.serve.azure && !(s.serve.http.is_empty() && s.serve.tftp.is_empty() && !s.serve.tang) {
             return Err(format!(
-                "scenario {}: the azure stand-ins change the guest network: no http or tftp",
+                "scenario {}: the azure stand-ins change the guest network: no http, tftp or tang",
                 path.display()
             ));
         }
