@@ -47,6 +47,21 @@ fn luks_input(config: &Config, ctx: &mut Context) -> Result<LuksInput, StageErro
             .keys
             .insert(l.name.clone(), zeroize::Zeroizing::new(key));
     }
+    // As upstream: each tang advertisement once through the retrying fetcher (the network may
+    // still be coming up), since `clevis luks bind` tries once. Done before any disk changes.
+    for (i, l) in config.storage.luks.iter().enumerate() {
+        for (j, url) in kindling_luks::clevis::advertisement_urls(&l.clevis) {
+            let adv = kindling_config::model::Resource {
+                source: Some(url),
+                ..Default::default()
+            };
+            ctx.fetcher.fetch(&adv).map_err(|e| {
+                StageError::new(format!("fetching tang advertisement: {e}"))
+                    .at(format!("$.storage.luks.{i}.clevis.tang.{j}.url"))
+                    .hint("the tang server must be reachable while the disks stage runs")
+            })?;
+        }
+    }
     Ok(input)
 }
 

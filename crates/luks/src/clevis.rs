@@ -78,6 +78,43 @@ pub fn binding(c: &Clevis) -> Result<Option<Binding>, String> {
     }))
 }
 
+/// `(index in clevis.tang, <url>/adv)` for every tang server given without an advertisement.
+/// Ignition fetches these through its retrying fetcher before `clevis luks bind`, whose own
+/// `curl` tries once: a network or server that comes up late then delays the bind instead of
+/// failing it. The path is joined as Go's `path.Join` does (cleaned, query kept).
+pub fn advertisement_urls(c: &Clevis) -> Vec<(usize, String)> {
+    c.tang
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.advertisement.as_deref().unwrap_or("").is_empty())
+        .map(|(i, t)| (i, join_adv(&t.url)))
+        .collect()
+}
+
+fn join_adv(url: &str) -> String {
+    let (base, suffix) = match url.find(['?', '#']) {
+        Some(at) => url.split_at(at),
+        None => (url, ""),
+    };
+    let path_at = base
+        .find("://")
+        .map(|s| s + 3)
+        .map(|h| base[h..].find('/').map_or(base.len(), |p| h + p))
+        .unwrap_or(0);
+    let (origin, path) = base.split_at(path_at);
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/').chain(["adv"]) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("{origin}/{}{suffix}", segments.join("/"))
+}
+
 fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>, String> {
     let out = cmd
         .stdin(Stdio::null())
@@ -192,6 +229,25 @@ mod tests {
         assert!(!b.checkable);
         let b = binding(&clevis(r#"{"threshold":1}"#)).unwrap().unwrap();
         assert_eq!(parsed(&b), json!({"pins":{"tang":[]},"t":1}));
+    }
+
+    #[test]
+    fn advertisements_are_fetched_for_servers_without_one() {
+        let c = clevis(
+            r#"{"tang":[{"url":"http://10.0.2.101","thumbprint":"a"},
+                        {"url":"http://t","thumbprint":"b","advertisement":"{}"},
+                        {"url":"https://t:8443/tang/","thumbprint":"c"},
+                        {"url":"http://t/a/./b/../c?x=1#f","thumbprint":"d","advertisement":""}]}"#,
+        );
+        assert_eq!(
+            advertisement_urls(&c),
+            vec![
+                (0, "http://10.0.2.101/adv".to_string()),
+                (2, "https://t:8443/tang/adv".to_string()),
+                (3, "http://t/a/c/adv?x=1#f".to_string()),
+            ]
+        );
+        assert!(advertisement_urls(&clevis(r#"{"tpm2":true}"#)).is_empty());
     }
 
     #[test]
