@@ -80,6 +80,12 @@ pub fn state(expect: &Expect, state: &State) -> Vec<String> {
     for (unit, want) in &expect.units {
         match state.get("unit", unit) {
             Some([active, ..]) if active == want => {}
+            // Pulled into this boot, conditions checked and unmet: never started.
+            Some([active, _, condition, ..])
+                if want == "skipped" && active == "inactive" && condition == "no" => {}
+            Some([active, _, condition, ..]) if want == "skipped" => bad.push(format!(
+                "unit {unit}: {active}, condition {condition}, expected skipped by its condition"
+            )),
             Some([active, ..]) => bad.push(format!("unit {unit}: {active}, expected {want}")),
             _ => bad.push(format!("unit {unit}: not reported")),
         }
@@ -407,6 +413,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(super::state(&wrong, &state).len(), 4);
+    }
+
+    #[test]
+    fn a_skipped_unit_had_its_condition_checked_and_unmet() {
+        let console = "=====KINDLING-STATE-BEGIN=====\n\
+            unit\tskipped.service\tinactive\tenabled\tno\n\
+            unit\tnever.service\tinactive\t\tunchecked\n\
+            unit\tran.service\tactive\tenabled\tyes\n\
+            =====KINDLING-STATE-END=====\n";
+        let state = State::parse(console).unwrap();
+        let expect = |unit: &str| -> Expect {
+            serde_json::from_str(&format!(r#"{{"units": {{"{unit}": "skipped"}}}}"#)).unwrap()
+        };
+        assert!(super::state(&expect("skipped.service"), &state).is_empty());
+        assert_eq!(super::state(&expect("never.service"), &state).len(), 1);
+        assert_eq!(super::state(&expect("ran.service"), &state).len(), 1);
     }
 
     #[test]
