@@ -479,6 +479,28 @@ fn storage_sections_fail_clearly_until_the_disks_stage_lands() {
     assert!(summary.contains("$.storage.filesystems"), "{summary}");
 }
 
+#[test]
+fn tang_advertisements_are_fetched_before_any_disk_is_touched() {
+    // Every request is a 404: the disks stage fails on the advertisement, naming the server.
+    let port = serve(1, |_| Vec::new());
+    let h = Harness::new();
+    h.write(
+        "config.ign",
+        &format!(
+            r#"{{"ignition":{{"version":"3.5.0"}},"storage":{{"luks":[{{"name":"t","device":"/dev/kindling-test-absent","clevis":{{"tang":[{{"url":"http://127.0.0.1:{port}/tang/","thumbprint":"x"}}]}}}}]}}}}"#
+        ),
+    );
+    assert_eq!(h.stage("fetch"), 0);
+    assert_eq!(h.stage("disks"), 1);
+    let summary = std::fs::read_to_string(h.path("run/ignition/kindling-failure.txt")).unwrap();
+    assert!(summary.contains("fetching tang advertisement"), "{summary}");
+    assert!(
+        summary.contains("$.storage.luks.0.clevis.tang.0.url"),
+        "{summary}"
+    );
+    assert!(!summary.contains("kindling-test-absent"), "{summary}");
+}
+
 /// A loopback HTTP server for `requests` connections: `routes` (given the server's port) map
 /// request targets to bodies; anything else is a 404.
 fn serve(requests: usize, routes: impl FnOnce(u16) -> Vec<(String, String)>) -> u16 {
