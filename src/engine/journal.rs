@@ -95,11 +95,18 @@ fn label(priority: u8) -> &'static str {
 }
 
 impl Log for Logger {
-    fn enabled(&self, _: &Metadata) -> bool {
-        true
+    /// Everything of ours down to debug, as Ignition logs; other crates' (the HTTP client's
+    /// connection chatter) only from info up.
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= Level::Info
+            || metadata.target().starts_with("kindling")
+            || metadata.target() == CRIT
     }
 
     fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
         let priority = priority(record);
         let message = record.args().to_string();
         match &self.sink {
@@ -187,6 +194,23 @@ mod tests {
         expected.extend_from_slice(&3u64.to_le_bytes());
         expected.extend_from_slice(b"x\ny\n");
         assert_eq!(entry, expected);
+    }
+
+    #[test]
+    fn other_crates_debug_lines_are_left_out() {
+        let logger = Logger {
+            sink: Sink::Stderr,
+            stage: "disks",
+        };
+        let at = |level, target| {
+            logger.enabled(&Metadata::builder().level(level).target(target).build())
+        };
+        assert!(at(Level::Debug, "kindling::engine"));
+        assert!(at(Level::Debug, "kindling_fetch::http"));
+        assert!(at(Level::Info, "ureq::unversioned"));
+        assert!(at(Level::Warn, "rustls::conn"));
+        assert!(!at(Level::Debug, "ureq::call"));
+        assert!(!at(Level::Trace, "rustls::client"));
     }
 
     #[test]
