@@ -2,9 +2,9 @@
 //! per volume (as upstream 2.27: `NAME UUID=… KEYFILE luks[,_netdev],x-initrd.attach`) and
 //! `/etc/luks/<name>` for volumes opened by key file. TPM2 volumes get `none` and
 //! `tpm2-device=auto`, which stock systemd-cryptsetup (252+) understands. A TPM2 volume with a
-//! PIN also gets `noauto` (and no `x-initrd.attach`): nothing at boot could answer the PIN
-//! prompt, which would otherwise wait on the console; it is opened on demand
-//! (`systemctl start systemd-cryptsetup@NAME`, which asks for the PIN).
+//! PIN gets the same line: at every boot systemd-cryptsetup sees `tpm2-pin: true` in the token
+//! and asks for the PIN through the password agents, as with `systemd-cryptenroll
+//! --tpm2-with-pin=yes`.
 
 use crate::header::{self, Header};
 use crate::key::{self, Key};
@@ -30,7 +30,6 @@ pub fn uuid_of(dev: &Path) -> Result<String, String> {
 /// The crypttab line for `l`, whose volume has `uuid` (with its newline).
 pub fn line(l: &Luks, uuid: &str) -> String {
     let tpm2 = l.kindling_tpm2.is_some();
-    let pin = l.kindling_tpm2.as_ref().is_some_and(|t| t.pin.is_some());
     let keyfile = if clevis::present(&l.clevis) || tpm2 {
         "none".to_string()
     } else {
@@ -51,11 +50,7 @@ pub fn line(l: &Luks, uuid: &str) -> String {
     if tpm2 {
         opts.push("tpm2-device=auto");
     }
-    if pin {
-        opts.push("noauto");
-    } else {
-        opts.push("x-initrd.attach");
-    }
+    opts.push("x-initrd.attach");
     format!("{} UUID={uuid} {keyfile} {}\n", l.name, opts.join(","))
 }
 

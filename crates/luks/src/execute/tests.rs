@@ -347,7 +347,7 @@ fn tpm2_pin_volume_needs_the_pin_and_gets_an_on_demand_crypttab_line() {
     assert_eq!(
         crate::crypttab::line(&l, &done.uuid),
         format!(
-            "pinned UUID={} none luks,tpm2-device=auto,noauto\n",
+            "pinned UUID={} none luks,tpm2-device=auto,x-initrd.attach\n",
             done.uuid
         )
     );
