@@ -12,9 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod config_drive;
-mod tang;
 pub mod disk_fill;
 pub mod guest_report;
+mod tang;
 
 /// How many reboots the kernel-argument helper may ask for within one scenario boot.
 const MAX_KARGS_REBOOTS: usize = 2;
