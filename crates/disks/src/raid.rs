@@ -34,10 +34,13 @@ pub fn mdadm_command(raid: &Raid) -> Result<Vec<String>, String> {
                 raid.devices.len()
             )
         })?;
+    // The node path rather than the bare name, which mdadm would first look up relative to
+    // its working directory: an array called `root` or `usr` would meet `/root` or `/usr`.
+    let device = array_device(raid);
     let mut argv: Vec<String> = [
         "mdadm",
         "--create",
-        &raid.name,
+        &device,
         "--force",
         "--run",
         "--homehost",
@@ -78,7 +81,7 @@ mod tests {
             assert_eq!(
                 mdadm_command(&r).unwrap().join(" "),
                 format!(
-                    "mdadm --create data --force --run --homehost any --level {level} --raid-devices 2 /dev/vdb /dev/vdc"
+                    "mdadm --create /dev/md/data --force --run --homehost any --level {level} --raid-devices 2 /dev/vdb /dev/vdc"
                 )
             );
         }
@@ -93,6 +96,12 @@ mod tests {
         );
         assert_eq!(array_device(&r), "/dev/md/root");
         assert_eq!(array_device(&raid(r#"{"name":"data"}"#)), "/dev/md/data");
+    }
+
+    #[test]
+    fn a_name_like_a_root_directory_is_passed_as_its_node() {
+        let r = raid(r#"{"name":"usr","level":"raid1","devices":["/dev/vdb","/dev/vdc"]}"#);
+        assert_eq!(mdadm_command(&r).unwrap()[2], "/dev/md/usr");
     }
 
     #[test]
