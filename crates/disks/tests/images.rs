@@ -506,7 +506,9 @@ fn plans_resolve_by_id_partuuid_raid_and_luks() {
     );
     let text = p.to_string();
     assert!(
-        text.contains("! CREATE-RAID /dev/md/data (overwrites its members): mdadm --create /dev/md/data"),
+        text.contains(
+            "! CREATE-RAID /dev/md/data (overwrites its members): mdadm --create /dev/md/data"
+        ),
         "{text}"
     );
     // LUKS: a blank device is formatted, its mapping's filesystem decided once it is open.
