@@ -251,6 +251,22 @@ fn check_partitions(
         .and_then(|f| f.first())
         .and_then(|b| base64_decode(b))
         .and_then(|j| serde_json::from_slice::<serde_json::Value>(&j).ok());
+    if want.is_empty() {
+        // `[]`: no partitions, whether the table is empty or gone.
+        let nodes: Vec<String> = table
+            .as_ref()
+            .and_then(|t| t["partitiontable"]["partitions"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p["node"].as_str().unwrap_or("?").to_string())
+            .collect();
+        if !nodes.is_empty() {
+            bad.push(format!(
+                "disk {disk}: expected no partitions, found {nodes:?}"
+            ));
+        }
+        return;
+    }
     let Some(table) = table else {
         bad.push(format!("disk {disk}: no partition table"));
         return;
@@ -389,6 +405,26 @@ mod tests {
         assert_eq!(base64_decode("aGVsbG8K").as_deref(), Some(&b"hello\n"[..]));
         assert_eq!(base64_decode("YQ==").as_deref(), Some(&b"a"[..]));
         assert_eq!(base64_decode("*"), None);
+    }
+
+    #[test]
+    fn no_partitions_means_an_empty_or_missing_table() {
+        // {"partitiontable":{"partitions":[{"node":"/dev/vdd1"}]}} and an empty table.
+        let one = [
+            "eyJwYXJ0aXRpb250YWJsZSI6eyJwYXJ0aXRpb25zIjpbeyJub2RlIjoiL2Rldi92ZGQxIn1dfX0=".into(),
+        ];
+        let none = ["eyJwYXJ0aXRpb250YWJsZSI6eyJwYXJ0aXRpb25zIjpbXX19".into()];
+        let check = |got: Option<&[String]>| {
+            let mut bad = Vec::new();
+            check_partitions("/dev/vdd", &[], got, &mut bad);
+            bad
+        };
+        assert_eq!(
+            check(Some(&one)),
+            ["disk /dev/vdd: expected no partitions, found [\"/dev/vdd1\"]"]
+        );
+        assert!(check(Some(&none)).is_empty());
+        assert!(check(None).is_empty());
     }
 
     #[test]

@@ -233,6 +233,16 @@ impl<'a> Setup<'a> {
                 .arg(&guest.root_image)
                 .arg(&root_disk),
         )?;
+        for (link, target) in &s.root_links {
+            // debugfs edits the ext4 image in place, no mount needed.
+            host::run(
+                Command::new("debugfs")
+                    .arg("-w")
+                    .arg("-R")
+                    .arg(format!("symlink {link} {target}"))
+                    .arg(&root_disk),
+            )?;
+        }
         let mut disks = Vec::new();
         let mut cdroms = Vec::new();
         for (i, d) in s.disks.iter().enumerate() {
@@ -281,6 +291,9 @@ impl<'a> Setup<'a> {
             let scratch = dir.join(format!("disk{}-fill", i + 1));
             disk_fill::fill(&path, &d.filesystems, &scratch)
                 .map_err(|e| format!("disk {}: {e}", i + 1))?;
+            if d.corrupt_table {
+                disk_fill::corrupt_table(&path)?;
+            }
             disks.push(path);
         }
         let http = if s.serve.http.is_empty() {

@@ -27,6 +27,9 @@ pub struct Scenario {
     /// Extra disks, attached in order as /dev/vdb, /dev/vdc, …
     #[serde(default)]
     pub disks: Vec<Disk>,
+    /// Symlinks made in the root image before the first boot: path → target.
+    #[serde(default)]
+    pub root_links: BTreeMap<String, String>,
     /// Loopback servers the guest reaches.
     #[serde(default)]
     pub serve: Serve,
@@ -63,6 +66,9 @@ pub struct Disk {
     /// Filesystems made on the host and copied into this blank disk (after its layout).
     #[serde(default)]
     pub filesystems: Vec<crate::runner::disk_fill::Preload>,
+    /// Overwrite the start of this blank disk (MBR, GPT header) with noise after its layout.
+    #[serde(default)]
+    pub corrupt_table: bool,
 }
 
 /// Size of a `vfat` image when the scenario gives none.
@@ -100,6 +106,7 @@ impl Disk {
             (Some(_), _) if !self.filesystems.is_empty() => {
                 Some("an image disk takes no filesystems")
             }
+            (Some(_), _) if self.corrupt_table => Some("an image disk takes no corruptTable"),
             (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660 | ImageKind::Udf) => {
                 Some("an iso9660 or udf image is sized by its files: no sizeMib")
             }

@@ -276,6 +276,26 @@ fn plant_zfs_labels(image: &Path, size: u64, which: &[u64]) -> Result<()> {
     Ok(())
 }
 
+/// Overwrites the first 1536 bytes of `disk` (protective MBR, GPT header, first entries) with
+/// noise, as upstream's blackbox `CorruptTable` does; the backup GPT at the end stays. The noise
+/// is a fixed sequence (xorshift) so that runs are comparable.
+pub fn corrupt_table(disk: &Path) -> Result<()> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..1536 / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(disk)
+        .and_then(|mut f| f.write_all(&noise))
+        .map_err(|e| format!("cannot corrupt the table of {}: {e}", disk.display()))
+}
+
 /// Copies `image` into `disk` at byte `offset`, leaving the rest of the disk as it is (and
 /// the zero blocks of the image as holes).
 fn copy_into(image: &Path, disk: &Path, offset: u64) -> Result<()> {
@@ -381,6 +401,20 @@ mod tests {
 
     fn preload(json: &str) -> Preload {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn corrupt_table_overwrites_only_the_start_the_same_way_each_time() {
+        let scratch = Scratch::new("corrupt");
+        let disk = scratch.path().join("disk.img");
+        std::fs::write(&disk, vec![0xAAu8; 4096]).unwrap();
+        corrupt_table(&disk).unwrap();
+        let first = std::fs::read(&disk).unwrap();
+        assert_eq!(first.len(), 4096);
+        assert!(first[1536..].iter().all(|&b| b == 0xAA));
+        assert!(first[..1536].iter().filter(|&&b| b == 0xAA).count() < 64);
+        corrupt_table(&disk).unwrap();
+        assert_eq!(std::fs::read(&disk).unwrap(), first);
     }
 
     #[test]
