@@ -3,6 +3,7 @@
 //! size, what is in use) and the names of partition nodes.
 
 use crate::partitions::Usage;
+use kindling_config::Config;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -159,9 +160,90 @@ pub fn usage(backing: &Backing) -> Usage {
     usage
 }
 
+/// Devices the config uses that exist before this stage (not an image, not an array, mapping or
+/// partition this config makes), with their config path: RAID members, LUKS devices and
+/// filesystem devices. The stage waits for them as for disks before planning, since udev may
+/// not have created their nodes yet when it starts (upstream waits for each one too).
+pub fn to_wait_for(config: &Config, devices: &Devices) -> Vec<(String, String)> {
+    let s = &config.storage;
+    let partitions = || s.disks.iter().flat_map(|d| &d.partitions);
+    let made_here = |dev: &str| {
+        s.raid
+            .iter()
+            .any(|r| crate::raid::array_device(r) == dev || r.name == dev)
+            || s.luks.iter().any(|l| {
+                dev == format!("/dev/mapper/{}", l.name)
+                    || dev == format!("/dev/disk/by-id/dm-name-{}", l.name)
+            })
+            || s.disks.iter().any(|d| dev.starts_with(&d.device))
+            || dev
+                .strip_prefix("/dev/disk/by-partlabel/")
+                .is_some_and(|l| partitions().any(|p| p.label.as_deref() == Some(l)))
+            || dev.strip_prefix("/dev/disk/by-partuuid/").is_some_and(|u| {
+                partitions().any(|p| p.guid.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(u)))
+            })
+    };
+    let members = s.raid.iter().enumerate().flat_map(|(i, r)| {
+        r.devices
+            .iter()
+            .map(move |d| (format!("$.storage.raid.{i}"), d.clone()))
+    });
+    let luks = s
+        .luks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| Some((format!("$.storage.luks.{i}"), l.device.clone()?)));
+    let filesystems = s
+        .filesystems
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("$.storage.filesystems.{i}"), f.device.clone()));
+    let mut seen = std::collections::BTreeSet::new();
+    members
+        .chain(luks)
+        .chain(filesystems)
+        .filter(|(_, d)| !d.is_empty() && !devices.images.contains_key(d) && !made_here(d))
+        .filter(|(_, d)| seen.insert(d.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_only_for_devices_this_config_does_not_make() {
+        let config: Config = serde_json::from_str(
+            r#"{"storage":{
+                "disks":[{"device":"/dev/vdb","partitions":[{"number":1,"label":"crypt"},
+                          {"number":2,"guid":"3a1c5f2e-9b7d-4e6a-8c1b-2d3e4f5a6b7c"}]}],
+                "raid":[{"name":"md0","level":"raid1","devices":["/dev/vdc","/dev/vdd"]}],
+                "luks":[{"name":"a","device":"/dev/vdb1"},{"name":"b","device":"/dev/md/md0"},
+                        {"name":"c","device":"/dev/disk/by-partlabel/crypt"},{"name":"d","device":"/dev/vde"},
+                        {"name":"e","device":"/dev/disk/by-partlabel/other"},{"name":"f","device":"/dev/vdf"}],
+                "filesystems":[{"device":"/dev/mapper/a","format":"ext4"},
+                               {"device":"/dev/disk/by-partuuid/3A1C5F2E-9B7D-4E6A-8C1B-2D3E4F5A6B7C","format":"ext4"},
+                               {"device":"/dev/disk/by-id/dm-name-b","format":"ext4"},
+                               {"device":"/dev/vdg","format":"ext4"},
+                               {"device":"/dev/vde","format":"ext4"}]}}"#,
+        )
+        .unwrap();
+        let mut devices = Devices::default();
+        devices
+            .images
+            .insert("/dev/vdf".into(), "/tmp/f.img".into());
+        assert_eq!(
+            to_wait_for(&config, &devices),
+            [
+                ("$.storage.raid.0", "/dev/vdc"),
+                ("$.storage.raid.0", "/dev/vdd"),
+                ("$.storage.luks.3", "/dev/vde"),
+                ("$.storage.luks.4", "/dev/disk/by-partlabel/other"),
+                ("$.storage.filesystems.3", "/dev/vdg"),
+            ]
+            .map(|(p, d)| (p.to_string(), d.to_string()))
+        );
+    }
 
     #[test]
     fn partition_nodes_follow_kernel_naming() {

@@ -73,7 +73,7 @@ pub fn run_with(
             config_path: Some(path.clone()),
         })?;
     }
-    for (path, dev) in luks::devices_to_wait_for(config, devices) {
+    for (path, dev) in devices::to_wait_for(config, devices) {
         rec.op(format!("waiting for {dev:?}"), Some(&path), |_| {
             kernel::wait_for(&[Path::new(&dev)], &[], timeout)
         })

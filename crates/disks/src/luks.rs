@@ -6,7 +6,6 @@ use crate::execute::{LoopDevice, settle};
 use crate::kernel;
 use crate::plan::{Plan, Source, Target, source_of};
 use crate::probe::{self, Window};
-use kindling_config::Config;
 use kindling_config::model::Luks;
 use kindling_luks::execute::{Done, Env};
 use kindling_luks::header::{self, Header};
@@ -46,41 +45,6 @@ pub fn is_mapping(device: &str, plan: &Plan) -> bool {
         let n = &p.volume.name;
         device == format!("/dev/mapper/{n}") || device == format!("/dev/disk/by-id/dm-name-{n}")
     })
-}
-
-/// RAID members and LUKS devices that exist before this stage (not an image, not an array or
-/// a partition this config makes), with their config path: the stage waits for them as for
-/// disks, since udev may not have created their nodes yet when it starts.
-pub fn devices_to_wait_for(config: &Config, devices: &Devices) -> Vec<(String, String)> {
-    let s = &config.storage;
-    let made_here = |dev: &str| {
-        s.raid
-            .iter()
-            .any(|r| crate::raid::array_device(r) == dev || r.name == dev)
-            || s.disks.iter().any(|d| dev.starts_with(&d.device))
-            || dev
-                .strip_prefix("/dev/disk/by-partlabel/")
-                .is_some_and(|l| {
-                    s.disks
-                        .iter()
-                        .flat_map(|d| &d.partitions)
-                        .any(|p| p.label.as_deref() == Some(l))
-                })
-    };
-    let members = s.raid.iter().enumerate().flat_map(|(i, r)| {
-        r.devices
-            .iter()
-            .map(move |d| (format!("$.storage.raid.{i}"), d.clone()))
-    });
-    let luks = s
-        .luks
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| Some((format!("$.storage.luks.{i}"), l.device.clone()?)));
-    members
-        .chain(luks)
-        .filter(|(_, d)| !d.is_empty() && !devices.images.contains_key(d) && !made_here(d))
-        .collect()
 }
 
 /// What a device holds: a LUKS header, another signature, or nothing.
@@ -180,36 +144,4 @@ pub fn execute_luks(
         name: v.name.clone(),
         done,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waits_only_for_members_and_volumes_this_config_does_not_make() {
-        let config: Config = serde_json::from_str(
-            r#"{"storage":{
-                "disks":[{"device":"/dev/vdb","partitions":[{"number":1,"label":"crypt"}]}],
-                "raid":[{"name":"md0","level":"raid1","devices":["/dev/vdc","/dev/vdd"]}],
-                "luks":[{"name":"a","device":"/dev/vdb1"},{"name":"b","device":"/dev/md/md0"},
-                        {"name":"c","device":"/dev/disk/by-partlabel/crypt"},{"name":"d","device":"/dev/vde"},
-                        {"name":"e","device":"/dev/disk/by-partlabel/other"},{"name":"f","device":"/dev/vdf"}]}}"#,
-        )
-        .unwrap();
-        let mut devices = Devices::default();
-        devices
-            .images
-            .insert("/dev/vdf".into(), "/tmp/f.img".into());
-        assert_eq!(
-            devices_to_wait_for(&config, &devices),
-            [
-                ("$.storage.raid.0", "/dev/vdc"),
-                ("$.storage.raid.0", "/dev/vdd"),
-                ("$.storage.luks.3", "/dev/vde"),
-                ("$.storage.luks.4", "/dev/disk/by-partlabel/other")
-            ]
-            .map(|(p, d)| (p.to_string(), d.to_string()))
-        );
-    }
 }
