@@ -211,6 +211,7 @@ struct Setup<'a> {
     dir: PathBuf,
     root_disk: PathBuf,
     disks: Vec<PathBuf>,
+    sector_sizes: BTreeMap<PathBuf, u64>,
     cdroms: Vec<PathBuf>,
     http: Option<HttpServer>,
     tang: Option<tang::TangServer>,
@@ -244,6 +245,7 @@ impl<'a> Setup<'a> {
             )?;
         }
         let mut disks = Vec::new();
+        let mut sector_sizes = BTreeMap::new();
         let mut cdroms = Vec::new();
         for (i, d) in s.disks.iter().enumerate() {
             if let Some(image) = &d.image {
@@ -266,6 +268,10 @@ impl<'a> Setup<'a> {
             let size_mib = d.size_mib.unwrap_or_default();
             file.set_len(size_mib * 1024 * 1024)
                 .map_err(|e| format!("cannot size {}: {e}", path.display()))?;
+            let sector = d.sector_size.unwrap_or(512);
+            if sector != 512 {
+                sector_sizes.insert(path.clone(), sector);
+            }
             if let Some(layout) = &d.layout {
                 let mut child = Command::new("sfdisk")
                     .args(["--quiet", "--no-reread", "--no-tell-kernel"])
@@ -336,6 +342,7 @@ impl<'a> Setup<'a> {
             dir: dir.to_path_buf(),
             root_disk,
             disks,
+            sector_sizes,
             cdroms,
             http,
             tang,
@@ -394,6 +401,7 @@ impl<'a> Setup<'a> {
                 guest: self.guest,
                 root_disk: self.root_disk.clone(),
                 disks: self.disks.clone(),
+                sector_sizes: self.sector_sizes.clone(),
                 cdroms: self.cdroms.clone(),
                 cmdline: cmdline.clone(),
                 fw_cfg: fw_cfg.clone(),

@@ -69,6 +69,9 @@ pub struct Disk {
     /// Overwrite the start of this blank disk (MBR, GPT header) with noise after its layout.
     #[serde(default)]
     pub corrupt_table: bool,
+    /// Logical sector size of a blank disk: 512 (default) or 4096.
+    #[serde(default)]
+    pub sector_size: Option<u64>,
 }
 
 /// Size of a `vfat` image when the scenario gives none.
@@ -107,6 +110,17 @@ impl Disk {
                 Some("an image disk takes no filesystems")
             }
             (Some(_), _) if self.corrupt_table => Some("an image disk takes no corruptTable"),
+            (Some(_), _) if self.sector_size.is_some() => Some("an image disk takes no sectorSize"),
+            (None, _) if !matches!(self.sector_size, None | Some(512) | Some(4096)) => {
+                Some("sectorSize is 512 or 4096")
+            }
+            // sfdisk 2.38 writes 512-byte-sector tables into files only.
+            (None, _)
+                if self.sector_size == Some(4096)
+                    && (self.layout.is_some() || !self.filesystems.is_empty()) =>
+            {
+                Some("a 4096-byte-sector disk starts blank: no layout or filesystems")
+            }
             (Some(i), Some(_)) if matches!(i.kind, ImageKind::Iso9660 | ImageKind::Udf) => {
                 Some("an iso9660 or udf image is sized by its files: no sizeMib")
             }

@@ -3,6 +3,7 @@
 
 use crate::host::{self, Result};
 use crate::image::Guest;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,8 @@ pub struct Boot<'a> {
     pub guest: &'a Guest,
     pub root_disk: PathBuf,
     pub disks: Vec<PathBuf>,
+    /// Logical (and physical) sector size of disks that do not have 512-byte sectors.
+    pub sector_sizes: BTreeMap<PathBuf, u64>,
     /// Read-only CD-ROM images on a virtio-scsi controller (`/dev/sr0`, …).
     pub cdroms: Vec<PathBuf>,
     pub cmdline: String,
@@ -79,11 +82,21 @@ impl Boot<'_> {
             .arg(&self.guest.initrd)
             .arg("-append")
             .arg(&self.cmdline);
-        for disk in std::iter::once(&self.root_disk).chain(&self.disks) {
-            cmd.arg("-drive").arg(format!(
-                "file={},if=virtio,format=raw,cache=unsafe",
-                disk.display()
-            ));
+        // Explicit virtio-blk devices, in order (vda, vdb, …), so a disk can have 4 KiB sectors.
+        for (i, disk) in std::iter::once(&self.root_disk)
+            .chain(&self.disks)
+            .enumerate()
+        {
+            let sector = self.sector_sizes.get(disk).copied().unwrap_or(512);
+            cmd.arg("-drive")
+                .arg(format!(
+                    "file={},if=none,id=vd{i},format=raw,cache=unsafe",
+                    disk.display()
+                ))
+                .arg("-device")
+                .arg(format!(
+                    "virtio-blk-pci,drive=vd{i},logical_block_size={sector},physical_block_size={sector}"
+                ));
         }
         if !self.cdroms.is_empty() {
             cmd.args(["-device", "virtio-scsi-pci,id=scsi0"]);
