@@ -62,19 +62,7 @@ pub fn build(
                     .arg((size_mib * 1024).to_string())
                     .stdout(std::process::Stdio::null()),
             )?;
-            let entries = std::fs::read_dir(staging)
-                .map_err(|e| format!("cannot list {}: {e}", staging.display()))?;
-            for entry in entries.flatten() {
-                host::run(
-                    Command::new("mcopy")
-                        .env("MTOOLS_SKIP_CHECK", "1")
-                        .args(["-s", "-i"])
-                        .arg(out)
-                        .arg(entry.path())
-                        .arg("::/"),
-                )?;
-            }
-            Ok(())
+            super::disk_fill::mcopy(out, staging)
         }
     }
 }

@@ -225,7 +225,8 @@ fn stage_files(files: &BTreeMap<String, String>, staging: &Path) -> Result<()> {
     Ok(())
 }
 
-fn mcopy(image: &Path, staging: &Path) -> Result<()> {
+/// Copies everything in `staging` into the root of the vfat `image` (mtools, no mount).
+pub(crate) fn mcopy(image: &Path, staging: &Path) -> Result<()> {
     let entries = std::fs::read_dir(staging)
         .map_err(|e| format!("cannot list {}: {e}", staging.display()))?;
     for entry in entries.flatten() {
