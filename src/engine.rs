@@ -31,6 +31,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub const VERSION: &str = concat!("Kindling ", env!("CARGO_PKG_VERSION"));
 
@@ -132,6 +133,8 @@ pub struct Context<'a> {
     pub fetcher: &'a Fetcher,
     pub state: &'a mut State,
     pub recorder: &'a mut Recorder,
+    /// How long the disks stage waits for a device node.
+    pub device_timeout: Duration,
 }
 
 /// Host paths and commands beyond the providers' ones; tests point them at temp dirs.
@@ -146,6 +149,8 @@ pub struct Env {
     /// (when `/etc/initrd-release` exists), nowhere elsewhere. Our dracut module's summary unit
     /// shows it itself and says so with `KINDLING_CONSOLE_SUMMARY=0`, so it appears once.
     pub console: Option<PathBuf>,
+    /// How long the disks stage waits for a device node (`KINDLING_DEVICE_TIMEOUT` seconds).
+    pub device_timeout: Duration,
 }
 
 impl Env {
@@ -161,6 +166,11 @@ impl Env {
             console: (in_initrd
                 && std::env::var_os("KINDLING_CONSOLE_SUMMARY") != Some("0".into()))
             .then(|| "/dev/console".into()),
+            device_timeout: std::env::var("KINDLING_DEVICE_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(kindling_disks::DEFAULT_DEVICE_TIMEOUT),
         }
     }
 }
@@ -267,6 +277,7 @@ fn stage(
         fetcher,
         state,
         recorder,
+        device_timeout: env.device_timeout,
     };
     match flags.stage {
         Stage::FetchOffline => {

@@ -148,6 +148,7 @@ mod tests {
             kargs_helper: "false".into(),
             boot_id,
             console: None,
+            device_timeout: std::time::Duration::from_secs(1),
         }
     }
 

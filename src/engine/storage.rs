@@ -8,17 +8,7 @@
 
 use super::{Context, Stage, StageError};
 use kindling_config::Config;
-use kindling_disks::{DEFAULT_DEVICE_TIMEOUT, Devices, DisksError, LuksInput};
-use std::time::Duration;
-
-/// How long to wait for a device node (`KINDLING_DEVICE_TIMEOUT` seconds overrides it).
-fn device_timeout() -> Duration {
-    std::env::var("KINDLING_DEVICE_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_DEVICE_TIMEOUT)
-}
+use kindling_disks::{Devices, DisksError, LuksInput};
 
 fn stage_error(e: DisksError, hint: &str) -> StageError {
     let err = StageError::new(e.message).hint(hint);
@@ -75,7 +65,7 @@ pub fn run(stage: Stage, config: &Config, ctx: &mut Context) -> Result<(), Stage
             let (_, volumes) = kindling_disks::run_with(
                 config,
                 &Devices::default(),
-                device_timeout(),
+                ctx.device_timeout,
                 &input,
                 ctx.recorder,
             )

@@ -53,6 +53,8 @@ impl Harness {
             kargs_helper: dir.join("kargs-helper").display().to_string(),
             boot_id: dir.join("boot_id"),
             console: None,
+            // Devices tests name do not exist here: fail fast instead of waiting 90 s.
+            device_timeout: std::time::Duration::from_secs(1),
         };
         Harness { dir, env }
     }
