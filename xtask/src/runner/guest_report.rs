@@ -58,6 +58,22 @@ pub fn print_stage(dir: &Path, boot: usize, stage: &str) -> Result<()> {
     Ok(())
 }
 
+/// `(name, milliseconds)` of every operation in a scenario's saved report.
+pub fn operations(dir: &Path, boot: usize) -> Result<Vec<(String, f64)>> {
+    let ops = read_json(&dir.join(format!("ops-{boot}.json")))?;
+    Ok(ops
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or_default().to_string(),
+                o["duration_ms"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
 /// The wall time line, then one line per operation, those that ran inside another one
 /// indented under it.
 fn stage_lines(times: &serde_json::Value, ops: &serde_json::Value, stage: &str) -> Vec<String> {
