@@ -14,7 +14,7 @@ use crate::host::Result;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -138,15 +138,7 @@ impl Stands {
     }
 
     fn start(&mut self, host: &str, handler: Handler) -> Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot listen on loopback for {host}: {e}"))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| format!("loopback listener for {host}: {e}"))?
-            .port();
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("loopback listener for {host}: {e}"))?;
+        let (listener, port) = crate::serve::loopback_listener(&format!("{host} stand-in"))?;
         let (seen, stop, name) = (self.seen.clone(), self.stop.clone(), host.to_string());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {

@@ -46,6 +46,20 @@ impl HttpServer {
     }
 }
 
+/// A nonblocking listener on a free loopback port, and that port; `what` names it in errors.
+pub fn loopback_listener(what: &str) -> Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("{what}: cannot listen on loopback: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("{what}: {e}"))?
+        .port();
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok((listener, port))
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

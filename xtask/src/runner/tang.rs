@@ -38,15 +38,7 @@ impl TangServer {
         if !keys.is_dir() {
             return Err(format!("no tang keys in {}", keys.display()));
         }
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("tang server: cannot listen on loopback: {e}"))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| format!("tang server: {e}"))?
-            .port();
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("tang server: {e}"))?;
+        let (listener, port) = crate::serve::loopback_listener("tang server")?;
         let up = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let (up2, stop2, keys) = (up.clone(), stop.clone(), keys.to_path_buf());
