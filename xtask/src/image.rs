@@ -79,6 +79,8 @@ pub fn host_packages() -> Vec<String> {
         "curl",
         "binutils",
         "kmod",
+        // qemu-img: each scenario's root disk is a qcow2 overlay on the cached image.
+        "qemu-utils",
         // Config drive images (qemu/scenarios: disks with an `image`).
         "xorriso",
         // UDF images (Azure's provisioning CD-ROM).

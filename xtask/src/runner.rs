@@ -38,6 +38,10 @@ pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
         .and_then(|j| j.parse::<usize>().ok())
         .filter(|&j| j > 0)
         .unwrap_or(2);
+    if let Err(e) = check_free_space(work) {
+        eprintln!("xtask: {e}");
+        return false;
+    }
     let started = Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
@@ -69,6 +73,9 @@ fn run_timed(guest: &Guest, s: &Scenario, work: &Path) -> Outcome {
         Err(e) => vec![e],
     };
     let secs = started.elapsed().as_secs_f64();
+    if problems.is_empty() && std::env::var_os("KINDLING_VM_KEEP").is_none() {
+        discard_images(&work.join(&s.name));
+    }
     let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
     let mut text = format!("{verdict} {} ({secs:.0} s)", s.name);
     for p in &problems {
@@ -79,6 +86,57 @@ fn run_timed(guest: &Guest, s: &Scenario, work: &Path) -> Outcome {
         name: s.name.clone(),
         secs,
         problems,
+    }
+}
+
+/// Free space the scenario directories need: two scenarios at once, each with an overlay on
+/// the cached root image and disks of up to a few hundred MiB, plus a failed one's images kept.
+const NEEDED_FREE_BYTES: u64 = 3 << 30;
+
+fn check_free_space(work: &Path) -> Result<()> {
+    host::mkdir(work)?;
+    let out = host::output(
+        Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(work),
+    )?;
+    let avail: u64 = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read the free space of {} from df", work.display()))?;
+    if avail < NEEDED_FREE_BYTES {
+        return Err(format!(
+            "only {} MiB free under {}; the VM scenarios need about {} MiB: free some space \
+             (old target/kindling-vm directories, `cargo clean`) or point CARGO_TARGET_DIR elsewhere",
+            avail >> 20,
+            work.display(),
+            NEEDED_FREE_BYTES >> 20
+        ));
+    }
+    Ok(())
+}
+
+/// Removes a passed scenario's disk images and their staging directories; its console logs,
+/// checks and guest reports stay. `KINDLING_VM_KEEP=1` keeps everything; a failed scenario
+/// always keeps everything.
+fn discard_images(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let removed = if path.is_dir() {
+            let staging = name.ends_with("-files") || name.ends_with("-fill") || name == "tftp";
+            staging.then(|| std::fs::remove_dir_all(&path))
+        } else {
+            let image = [".img", ".iso", ".qcow2"].iter().any(|x| name.ends_with(x));
+            image.then(|| std::fs::remove_file(&path))
+        };
+        if let Some(Err(err)) = removed {
+            eprintln!("cannot remove {}: {err}", path.display());
+        }
     }
 }
 
@@ -184,12 +242,31 @@ fn files_on_disk(
     files: &BTreeMap<String, crate::scenario::FileExpect>,
     root_disk: &Path,
 ) -> Vec<String> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    // debugfs reads raw images only: flatten an overlay into a sparse scratch copy first.
+    let scratch = root_disk.with_extension("inspect.img");
+    let raw = if vm::is_qcow2(root_disk) {
+        let converted = host::run(
+            Command::new("qemu-img")
+                .args(["convert", "-O", "raw"])
+                .arg(root_disk)
+                .arg(&scratch),
+        );
+        if let Err(e) = converted {
+            return vec![e];
+        }
+        scratch.as_path()
+    } else {
+        root_disk
+    };
     let mut bad = Vec::new();
     for (path, want) in files {
         let out = Command::new("debugfs")
             .arg("-R")
             .arg(format!("stat {path}"))
-            .arg(root_disk)
+            .arg(raw)
             .output();
         let Ok(out) = out else {
             bad.push("cannot run debugfs".into());
@@ -202,7 +279,41 @@ fn files_on_disk(
             bad.push(format!("file {path} {what} on the root disk"));
         }
     }
+    let _ = std::fs::remove_file(&scratch);
     bad
+}
+
+/// The scenario's root disk: a qcow2 overlay on the cached image, a few MiB instead of a copy
+/// of its 800 MiB. A scenario with `rootLinks` gets a raw copy, which debugfs can edit.
+fn root_disk(guest: &Guest, s: &Scenario, dir: &Path) -> Result<PathBuf> {
+    if s.root_links.is_empty() {
+        let overlay = dir.join("root.qcow2");
+        host::run(
+            Command::new("qemu-img")
+                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                .arg(&guest.root_image)
+                .arg(&overlay),
+        )?;
+        return Ok(overlay);
+    }
+    let copy = dir.join("root.img");
+    host::run(
+        Command::new("cp")
+            .args(["--sparse=always", "--reflink=auto"])
+            .arg(&guest.root_image)
+            .arg(&copy),
+    )?;
+    for (link, target) in &s.root_links {
+        // debugfs edits the ext4 image in place, no mount needed.
+        host::run(
+            Command::new("debugfs")
+                .arg("-w")
+                .arg("-R")
+                .arg(format!("symlink {link} {target}"))
+                .arg(&copy),
+        )?;
+    }
+    Ok(copy)
 }
 
 /// A scenario's disks and servers, shared by its boots.
@@ -227,23 +338,7 @@ impl<'a> Setup<'a> {
                 .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
         }
         host::mkdir(&dir.join("kargs"))?;
-        let root_disk = dir.join("root.img");
-        host::run(
-            Command::new("cp")
-                .args(["--sparse=always", "--reflink=auto"])
-                .arg(&guest.root_image)
-                .arg(&root_disk),
-        )?;
-        for (link, target) in &s.root_links {
-            // debugfs edits the ext4 image in place, no mount needed.
-            host::run(
-                Command::new("debugfs")
-                    .arg("-w")
-                    .arg("-R")
-                    .arg(format!("symlink {link} {target}"))
-                    .arg(&root_disk),
-            )?;
-        }
+        let root_disk = root_disk(guest, s, dir)?;
         let mut disks = Vec::new();
         let mut sector_sizes = BTreeMap::new();
         let mut cdroms = Vec::new();

@@ -45,6 +45,11 @@ pub struct Boot<'a> {
     pub log: PathBuf,
 }
 
+/// Disk images named `*.qcow2` are qcow2 overlays; every other image is raw.
+pub fn is_qcow2(disk: &Path) -> bool {
+    disk.extension().is_some_and(|e| e == "qcow2")
+}
+
 /// How a boot ended.
 #[derive(Debug, PartialEq)]
 pub enum End {
@@ -88,9 +93,10 @@ impl Boot<'_> {
             .enumerate()
         {
             let sector = self.sector_sizes.get(disk).copied().unwrap_or(512);
+            let format = if is_qcow2(disk) { "qcow2" } else { "raw" };
             cmd.arg("-drive")
                 .arg(format!(
-                    "file={},if=none,id=vd{i},format=raw,cache=unsafe",
+                    "file={},if=none,id=vd{i},format={format},cache=unsafe",
                     disk.display()
                 ))
                 .arg("-device")
