@@ -95,11 +95,7 @@ const NEEDED_FREE_BYTES: u64 = 3 << 30;
 
 fn check_free_space(work: &Path) -> Result<()> {
     host::mkdir(work)?;
-    let out = host::output(
-        Command::new("df")
-            .args(["--output=avail", "-B1"])
-            .arg(work),
-    )?;
+    let out = host::output(Command::new("df").args(["--output=avail", "-B1"]).arg(work))?;
     let avail: u64 = out
         .lines()
         .nth(1)
