@@ -20,7 +20,13 @@ pub fn run(guest: &Guest, work: &Path) -> Result<bool> {
     println!("Booting the demo VM (TCG emulation: about a minute)…");
     println!("  config: {}", root.join("qemu/demo/config.ign").display());
     let show = |console: &str| -> Result<()> { show(console) };
-    let problems = runner::run_held(guest, &scenario, &work.join("demo"), Some(&show))?;
+    let problems = runner::run_held(
+        guest,
+        &scenario,
+        &work.join("demo"),
+        Some(&show),
+        runner::vcpus_for(1),
+    )?;
     if problems.is_empty() {
         println!("\nThe demo VM provisioned itself as its config asked.");
         Ok(true)

@@ -30,14 +30,12 @@ pub struct Outcome {
 
 /// Runs every scenario and prints the summary; returns whether all passed.
 ///
-/// `KINDLING_VM_JOBS` scenarios run at once (default 2: one TCG guest keeps about one host core
-/// busy, so two fill this 2-core machine). Each scenario has its own directory, disks and servers.
+/// `KINDLING_VM_JOBS` scenarios run at once (default 2: one single-vCPU TCG guest keeps about
+/// one host core busy, so two fill this 2-core machine). Each scenario has its own directory,
+/// disks and servers.
 pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
-    let jobs = std::env::var("KINDLING_VM_JOBS")
-        .ok()
-        .and_then(|j| j.parse::<usize>().ok())
-        .filter(|&j| j > 0)
-        .unwrap_or(2);
+    let jobs = env_count("KINDLING_VM_JOBS").unwrap_or(2);
+    let vcpus = vcpus_for(jobs);
     if let Err(e) = check_free_space(work) {
         eprintln!("xtask: {e}");
         return false;
@@ -51,7 +49,7 @@ pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
                 while let Some(s) =
                     scenarios.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                 {
-                    let outcome = run_timed(guest, s, work);
+                    let outcome = run_timed(guest, s, work, vcpus);
                     if let Ok(mut done) = done.lock() {
                         done.push(outcome);
                     }
@@ -65,10 +63,24 @@ pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
     outcomes.iter().all(|o| o.problems.is_empty())
 }
 
-fn run_timed(guest: &Guest, s: &Scenario, work: &Path) -> Outcome {
+/// Virtual CPUs per guest (`KINDLING_VM_SMP` overrides). Two 2-vCPU TCG guests on two host
+/// cores slow each other down far more than they gain: a scenario that takes 40 s alone took
+/// 146 s next to another one, against 55 s with one vCPU each.
+pub fn vcpus_for(jobs: usize) -> usize {
+    env_count("KINDLING_VM_SMP").unwrap_or(if jobs > 1 { 1 } else { 2 })
+}
+
+fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name)
+        .ok()
+        .and_then(|j| j.parse::<usize>().ok())
+        .filter(|&j| j > 0)
+}
+
+fn run_timed(guest: &Guest, s: &Scenario, work: &Path, vcpus: usize) -> Outcome {
     eprintln!("--- scenario {}: {}", s.name, s.description);
     let started = Instant::now();
-    let problems = match run_one(guest, s, &work.join(&s.name)) {
+    let problems = match run_held(guest, s, &work.join(&s.name), None, vcpus) {
         Ok(p) => p,
         Err(e) => vec![e],
     };
@@ -154,20 +166,16 @@ fn print_summary(outcomes: &[Outcome], work: &Path, wall: f64, jobs: usize) {
     );
 }
 
-/// Disks, servers and boots of one scenario; returns its problems.
-pub fn run_one(guest: &Guest, s: &Scenario, dir: &Path) -> Result<Vec<String>> {
-    run_held(guest, s, dir, None)
-}
-
-/// Like `run_one`; with `show`, the VM is kept running after its report while `show` runs
-/// (the demo looks at the live system), then stopped.
+/// Disks, servers and boots of one scenario; returns its problems. With `show`, the VM is kept
+/// running after its report while `show` runs (the demo looks at the live system), then stopped.
 pub fn run_held(
     guest: &Guest,
     s: &Scenario,
     dir: &Path,
     show: Option<&Show>,
+    vcpus: usize,
 ) -> Result<Vec<String>> {
-    let setup = Setup::new(guest, s, dir)?;
+    let setup = Setup::new(guest, s, dir, vcpus)?;
     let mut problems = Vec::new();
     let mut last_boot_id = None;
     for (i, boot) in s.boots.iter().enumerate() {
@@ -315,6 +323,7 @@ fn root_disk(guest: &Guest, s: &Scenario, dir: &Path) -> Result<PathBuf> {
 /// A scenario's disks and servers, shared by its boots.
 struct Setup<'a> {
     guest: &'a Guest,
+    vcpus: usize,
     dir: PathBuf,
     root_disk: PathBuf,
     disks: Vec<PathBuf>,
@@ -328,7 +337,7 @@ struct Setup<'a> {
 }
 
 impl<'a> Setup<'a> {
-    fn new(guest: &'a Guest, s: &Scenario, dir: &Path) -> Result<Setup<'a>> {
+    fn new(guest: &'a Guest, s: &Scenario, dir: &Path, vcpus: usize) -> Result<Setup<'a>> {
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
@@ -430,6 +439,7 @@ impl<'a> Setup<'a> {
         let config = s.fw_cfg_config.as_ref().map(|c| s.file(c));
         Ok(Setup {
             guest,
+            vcpus,
             dir: dir.to_path_buf(),
             root_disk,
             disks,
@@ -495,6 +505,7 @@ impl<'a> Setup<'a> {
                 sector_sizes: self.sector_sizes.clone(),
                 cdroms: self.cdroms.clone(),
                 cmdline: cmdline.clone(),
+                vcpus: self.vcpus,
                 fw_cfg: fw_cfg.clone(),
                 http_port: self.http.as_ref().map(|h| h.port),
                 tang_port: self.tang.as_ref().map(|t| t.port),
