@@ -176,3 +176,18 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 pub fn mkdir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
+
+/// Takes an exclusive lock on `dir/.lock` (made if missing), waiting for whoever holds it;
+/// the lock lasts until the returned file is dropped.
+pub fn lock_dir(dir: &Path) -> Result<std::fs::File> {
+    mkdir(dir)?;
+    let path = dir.join(".lock");
+    let file =
+        std::fs::File::create(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for another run using {}…", dir.display());
+        file.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    }
+    Ok(file)
+}

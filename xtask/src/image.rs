@@ -99,7 +99,7 @@ pub fn host_packages() -> Vec<String> {
 /// Builds (or finds in the cache) the guest for the given `kindling` binary.
 pub fn build(binary: &Path) -> Result<Guest> {
     // Several checkouts may share the cache; the tree is also a build area (dracut runs in it).
-    let _lock = lock()?;
+    let _lock = host::lock_dir(Path::new(CACHE))?;
     let root = host::repo_root();
     let guest_dir = root.join("qemu/guest");
     let (tree, tree_key, kver) = tree()?;
@@ -149,20 +149,6 @@ pub fn build(binary: &Path) -> Result<Guest> {
         initrd,
         root_image,
     })
-}
-
-/// Holds the cache's lock until dropped.
-fn lock() -> Result<std::fs::File> {
-    host::mkdir(Path::new(CACHE))?;
-    let path = Path::new(CACHE).join(".lock");
-    let file =
-        std::fs::File::create(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if file.try_lock().is_err() {
-        eprintln!("waiting for another build using {CACHE}…");
-        file.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
-    }
-    Ok(file)
 }
 
 /// The debootstrapped tree with the kernel (slowest to build, cached longest): its path, its

@@ -36,10 +36,14 @@ pub struct Outcome {
 pub fn run_all(guest: &Guest, scenarios: &[Scenario], work: &Path) -> bool {
     let jobs = env_count("KINDLING_VM_JOBS").unwrap_or(2);
     let vcpus = vcpus_for(jobs);
-    if let Err(e) = check_free_space(work) {
-        eprintln!("xtask: {e}");
-        return false;
-    }
+    // Another `cargo xtask vm` in the same tree would reuse the same scenario directories.
+    let _lock = match host::lock_dir(work).and_then(|lock| check_free_space(work).map(|_| lock)) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            return false;
+        }
+    };
     let started = Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
@@ -106,7 +110,6 @@ fn run_timed(guest: &Guest, s: &Scenario, work: &Path, vcpus: usize) -> Outcome 
 const NEEDED_FREE_BYTES: u64 = 3 << 30;
 
 fn check_free_space(work: &Path) -> Result<()> {
-    host::mkdir(work)?;
     let out = host::output(Command::new("df").args(["--output=avail", "-B1"]).arg(work))?;
     let avail: u64 = out
         .lines()
